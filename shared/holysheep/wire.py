@@ -1,0 +1,265 @@
+"""Pydantic models of the OpenAI chat-completions wire format, as relays really speak it.
+
+Every model keeps unknown fields (``extra="allow"``) so provider extras such as
+``reasoning_details``, ``x_groq`` or ``content_filter_results`` survive a round trip.
+Every field some provider omits or sends as ``null`` is optional (see
+``tests/fixtures/upstream/MANIFEST.md`` for the cases).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+__all__ = [
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatMessage",
+    "ChatRequest",
+    "Choice",
+    "ChunkChoice",
+    "ChunkDelta",
+    "CompletionTokensDetails",
+    "ErrorBody",
+    "ErrorDetail",
+    "FunctionCall",
+    "FunctionCallDelta",
+    "ModelInfo",
+    "ModelList",
+    "PromptTokensDetails",
+    "StreamOptions",
+    "ToolCall",
+    "ToolCallDelta",
+    "WireUsage",
+]
+
+
+class _Wire(BaseModel):
+    """Base of every wire model: keeps unknown fields, allows field names starting with model_."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+
+# ---------------------------------------------------------------- usage
+
+
+class PromptTokensDetails(_Wire):
+    """Breakdown of prompt tokens; ``cached_tokens`` are counted inside ``prompt_tokens``."""
+
+    cached_tokens: int | None = None
+    audio_tokens: int | None = None
+
+
+class CompletionTokensDetails(_Wire):
+    """Breakdown of completion tokens; ``reasoning_tokens`` are counted inside ``completion_tokens``."""
+
+    reasoning_tokens: int | None = None
+    audio_tokens: int | None = None
+    accepted_prediction_tokens: int | None = None
+    rejected_prediction_tokens: int | None = None
+
+
+class WireUsage(_Wire):
+    """Usage exactly as a provider reports it (OpenAI, DeepSeek and Together spellings)."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    prompt_tokens_details: PromptTokensDetails | None = None
+    completion_tokens_details: CompletionTokensDetails | None = None
+    prompt_cache_hit_tokens: int | None = None  # DeepSeek
+    prompt_cache_miss_tokens: int | None = None  # DeepSeek
+    cached_tokens: int | None = None  # Together, at top level
+
+
+# ---------------------------------------------------------------- tool calls
+
+
+class FunctionCall(_Wire):
+    """A complete function call: name and JSON-encoded arguments."""
+
+    name: str = ""
+    arguments: str = ""
+
+
+class ToolCall(_Wire):
+    """A complete tool call in a response message (``id`` may be ``""`` on Gemini)."""
+
+    id: str | None = None
+    type: str = "function"
+    function: FunctionCall
+    index: int | None = None  # DeepSeek sends it even outside streams
+
+
+class FunctionCallDelta(_Wire):
+    """A fragment of a streamed function call."""
+
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ToolCallDelta(_Wire):
+    """A fragment of a streamed tool call; Mistral omits ``index``, Qwen sends empty ids."""
+
+    index: int | None = None
+    id: str | None = None
+    type: str | None = None
+    function: FunctionCallDelta | None = None
+
+
+# ---------------------------------------------------------------- messages and requests
+
+
+class ChatMessage(_Wire):
+    """One conversation message; ``content`` may be text, a list of parts, or ``None``."""
+
+    role: str
+    content: str | list[Any] | None = None
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    refusal: str | None = None
+    reasoning_content: str | None = None
+
+
+class StreamOptions(_Wire):
+    """``stream_options``: ask for a final usage chunk."""
+
+    include_usage: bool | None = None
+
+
+class ChatRequest(_Wire):
+    """A ``POST /chat/completions`` body; anything not named here is passed through."""
+
+    model: str
+    messages: list[ChatMessage]
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    stop: str | list[str] | None = None
+    n: int | None = None
+    seed: int | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: dict[str, Any] | None = None
+    user: str | None = None
+
+    def to_json(self) -> bytes:
+        """Serialize for the wire: ``None`` fields left out, extras kept."""
+        return self.__pydantic_serializer__.to_json(self, exclude_none=True)
+
+
+# ---------------------------------------------------------------- responses
+
+
+class Choice(_Wire):
+    """One choice of a non-streaming response."""
+
+    index: int = 0
+    message: ChatMessage
+    finish_reason: str | None = None
+    logprobs: Any = None
+
+
+class ChatCompletion(_Wire):
+    """A non-streaming response, or the result accumulated from a stream."""
+
+    id: str = ""
+    object: str = "chat.completion"
+    created: int | None = None
+    model: str = ""
+    choices: list[Choice] = []
+    usage: WireUsage | None = None
+    system_fingerprint: str | None = None
+
+    @property
+    def message(self) -> ChatMessage:
+        """The first choice's message (an empty assistant message if there is none)."""
+        if self.choices:
+            return self.choices[0].message
+        return ChatMessage(role="assistant", content=None)
+
+    @property
+    def text(self) -> str:
+        """The first choice's text content (parts joined, ``""`` when there is none)."""
+        content = self.message.content
+        if content is None:
+            return ""
+        if isinstance(content, str):
+            return content
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+
+
+class ChunkDelta(_Wire):
+    """What one stream chunk adds to a choice; every field may be absent."""
+
+    role: str | None = None
+    content: str | list[Any] | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
+    refusal: str | None = None
+
+
+class ChunkChoice(_Wire):
+    """One choice of a stream chunk; ``delta`` may be missing or null."""
+
+    index: int = 0
+    delta: ChunkDelta | None = None
+    finish_reason: str | None = None
+
+
+class ErrorDetail(_Wire):
+    """A provider's error object: ``code`` may be a string or a number."""
+
+    message: str = ""
+    type: str | None = None
+    code: str | int | None = None
+    param: str | None = None
+
+
+class ChatCompletionChunk(_Wire):
+    """One ``data:`` frame of a stream; Azure's first chunk has empty id and model."""
+
+    id: str | None = None
+    object: str | None = None
+    created: int | None = None
+    model: str | None = None
+    choices: list[ChunkChoice] = []
+    usage: WireUsage | None = None
+    system_fingerprint: str | None = None
+    error: ErrorDetail | None = None
+
+
+class ErrorBody(_Wire):
+    """An error response body: ``{"error": {...}}``."""
+
+    error: ErrorDetail | str | None = None
+
+
+# ---------------------------------------------------------------- models endpoint
+
+
+class ModelInfo(_Wire):
+    """One entry of ``GET /models``."""
+
+    id: str
+    object: str = "model"
+    created: int | None = None
+    owned_by: str | None = None
+
+
+class ModelList(_Wire):
+    """The ``GET /models`` response."""
+
+    object: str = "list"
+    data: list[ModelInfo] = []
+
+
+CHUNK_ADAPTER: TypeAdapter[ChatCompletionChunk] = TypeAdapter(ChatCompletionChunk)
+Role = Literal["system", "user", "assistant", "tool", "developer"]
