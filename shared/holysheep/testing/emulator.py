@@ -1,0 +1,256 @@
+"""A local HTTP server that speaks the HolySheep relay's OpenAI chat-completions wire format.
+
+Why: tests (ours and users'), offline development and ``holysheep demo`` need a relay that
+behaves like the real one on the wire (keep-alive, chunked SSE streams, OpenAI error bodies,
+``x-request-id``) without network access or an API key. Mocking the HTTP client would skip the
+very code that most often breaks (SSE parsing, reconnects, error mapping), so this is a real
+server on loopback: ``http.server.ThreadingHTTPServer`` in a background daemon thread.
+
+Replies are scripted (:meth:`RelayEmulator.script`) or echo the last user message; faults are
+injected per request (:meth:`~RelayEmulator.fail`, :meth:`~RelayEmulator.cut_stream`,
+:meth:`~RelayEmulator.error_in_stream`). Credentials are never logged: recorded requests carry
+``"***"`` in place of the ``authorization`` value. Payload shapes live in
+``_emulator_wire``, the HTTP handler in ``_emulator_http``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hmac
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from holysheep.testing._emulator_http import Fault, RelayServer, StreamFault
+from holysheep.testing._emulator_wire import RecordedRequest, Reply, error_type
+
+__all__ = ["DEFAULT_MODELS", "DEFAULT_PORT", "RecordedRequest", "RelayEmulator", "Reply", "main"]
+
+DEFAULT_MODELS: tuple[str, ...] = (
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4o-mini",
+    "claude-sonnet-4.5",
+    "claude-haiku-4.5",
+    "gemini-2.5-flash",
+    "gemini-2.5-pro",
+    "deepseek-v3.2",
+    "deepseek-r1",
+    "o4-mini",
+    "grok-4",
+    "qwen3-max",
+)
+DEFAULT_PORT = 8765
+
+
+class RelayEmulator:
+    """A scriptable fake HolySheep relay on loopback (context manager: start/stop).
+
+    Attributes:
+        models: Model ids served by ``GET /models`` and accepted by chat.
+        latency: Seconds slept before answering each chat request (settable).
+        requests: Every request received, secrets redacted.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        models: Sequence[str] | None = None,
+        api_key: str | None = None,
+        latency: float = 0.0,
+    ) -> None:
+        """Configure (nothing is bound until :meth:`start`); ``port=0`` picks a free port."""
+        if latency < 0:
+            raise ValueError("latency must be >= 0")
+        self.host = host
+        self.models: tuple[str, ...] = tuple(DEFAULT_MODELS if models is None else models)
+        self.latency = float(latency)
+        self.requests: list[RecordedRequest] = []
+        self._requested_port = port
+        self._api_key = api_key
+        self._initial_latency = float(latency)
+        self._lock = threading.Lock()
+        self._script: deque[Reply] = deque()
+        self._faults: deque[Fault] = deque()
+        self._stream_faults: deque[StreamFault] = deque()
+        self._stopping = threading.Event()
+        self._server: RelayServer | None = None
+        self._thread: threading.Thread | None = None
+        self._bound_port: int | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> RelayEmulator:
+        """Bind and serve in a daemon thread; a no-op if already running."""
+        with self._lock:
+            if self._server is not None:
+                return self
+            self._stopping.clear()
+            server = RelayServer((self.host, self._requested_port), self)
+            self._bound_port = int(server.server_address[1])
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"relay-emulator-{self._bound_port}",
+                daemon=True,
+            )
+            self._server, self._thread = server, thread
+        thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Shut down, end live connections and join threads; a no-op if not running."""
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+        with server.live_lock:
+            live = list(server.live.items())
+        for conn, _ in live:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        for _, worker in live:
+            if worker is not threading.current_thread():
+                worker.join(timeout=2)
+
+    def __enter__(self) -> RelayEmulator:
+        """Start and return self."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop."""
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port (or the configured one before the first start)."""
+        if self._bound_port is not None:
+            return self._bound_port
+        if self._requested_port:
+            return self._requested_port
+        raise RuntimeError("RelayEmulator with port=0 has no port until start()")
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-style base URL, e.g. ``http://127.0.0.1:8765/v1``."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}/v1"
+
+    # ------------------------------------------------------------ scripting
+
+    def script(self, *replies: Reply | str) -> None:
+        """Queue replies (FIFO) for the next chat requests; a str means ``Reply(content=str)``."""
+        items = [Reply(content=r) if isinstance(r, str) else r for r in replies]
+        with self._lock:
+            self._script.extend(items)
+
+    def fail(
+        self,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: float | None = None,
+        body: dict[str, Any] | None = None,
+        code: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` chat requests with HTTP ``status`` and an OpenAI error body."""
+        with self._lock:
+            self._faults.extend(Fault(status, retry_after, body, code) for _ in range(times))
+
+    def cut_stream(self, after_chunks: int = 2, *, times: int = 1) -> None:
+        """Drop the next ``times`` streams after ``after_chunks`` data frames (no ``[DONE]``)."""
+        with self._lock:
+            self._stream_faults.extend(StreamFault(after_chunks, None) for _ in range(times))
+
+    def error_in_stream(
+        self,
+        after_chunks: int = 2,
+        *,
+        message: str = "upstream provider error",
+        code: str = "server_error",
+        times: int = 1,
+    ) -> None:
+        """End the next ``times`` streams with an ``event: error`` frame after ``after_chunks``."""
+        error = {"message": message, "type": error_type(code), "code": code}
+        with self._lock:
+            self._stream_faults.extend(StreamFault(after_chunks, error) for _ in range(times))
+
+    def reset(self) -> None:
+        """Clear scripted replies, faults and recorded requests; restore the initial latency."""
+        with self._lock:
+            self._script.clear()
+            self._faults.clear()
+            self._stream_faults.clear()
+            self.requests.clear()
+            self.latency = self._initial_latency
+
+    # ------------------------------------------------------------ used by the handler
+
+    def _take(self, queue: deque[Any]) -> Any:
+        """Pop the head of one of the queues, or ``None``."""
+        with self._lock:
+            return queue.popleft() if queue else None
+
+    def _record(self, request: RecordedRequest) -> None:
+        """Append a recorded request."""
+        with self._lock:
+            self.requests.append(request)
+
+    def _authorized(self, header: str) -> bool:
+        """Whether an ``Authorization`` header value is accepted."""
+        token = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
+        if not token.strip():
+            return False
+        if self._api_key is None:
+            return True
+        return hmac.compare_digest(token.encode(), self._api_key.encode())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the emulator in the foreground until Ctrl-C."""
+    parser = argparse.ArgumentParser(description="Run the HolySheep relay emulator.")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 = any free)")
+    parser.add_argument("--api-key", default=None, help="require exactly this bearer token")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each reply")
+    args = parser.parse_args(argv)
+    emulator = RelayEmulator(args.host, args.port, api_key=args.api_key, latency=args.latency)
+    try:
+        emulator.start()
+    except OSError as exc:
+        print(f"cannot bind {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"HolySheep relay emulator on {emulator.base_url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
