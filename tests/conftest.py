@@ -1,4 +1,4 @@
-"""Shared fixtures: a clean environment per test, the upstream fixtures, one emulator per session."""
+"""Shared fixtures: a clean environment per test, upstream fixtures, one emulator per session."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from holysheep.testing import RelayEmulator
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"

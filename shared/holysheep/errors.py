@@ -3,7 +3,7 @@
 The tree::
 
     HolySheepError
-    ├── APIError                     the relay or the network said no (status_code, request_id, code)
+    ├── APIError                     the relay or network said no (status_code, request_id, code)
     │   ├── AuthenticationError      401/403: key missing, wrong or not allowed
     │   ├── InsufficientCreditError  402, or a quota-exhausted body
     │   ├── RateLimitError           429 (retry_after seconds)           retryable
@@ -125,7 +125,7 @@ class ContextLengthError(BadRequestError):
 
 
 class ModelNotFoundError(APIError):
-    """404, or a model id the relay (or catalogue) does not know; ``suggestions`` lists close ids."""
+    """404, or a model id the relay does not know; ``suggestions`` lists close ids."""
 
     suggestions: tuple[str, ...] = ()
 
@@ -189,7 +189,9 @@ _CONTEXT_TEXT = re.compile(
     r"maximum context length|context length|context window|prompt is too long|too many tokens",
     re.IGNORECASE,
 )
-_QUOTA_CODES = frozenset({"insufficient_quota", "insufficient_credits", "billing_hard_limit_reached"})
+_QUOTA_CODES = frozenset(
+    {"insufficient_quota", "insufficient_credits", "billing_hard_limit_reached"}
+)
 _QUOTA_TEXT = re.compile(r"more credits|insufficient (?:balance|credit|quota)|quota", re.IGNORECASE)
 _MODEL_CODES = frozenset({"model_not_found"})
 
@@ -282,7 +284,9 @@ def error_from_response(
         )
     if status == 429:
         wait = f"retry after {retry_after:g} s" if retry_after is not None else "retry later"
-        return RateLimitError(f"rate limited (429); {wait}{said}", retry_after=retry_after, **fields)
+        return RateLimitError(
+            f"rate limited (429); {wait}{said}", retry_after=retry_after, **fields
+        )
     if status == 404 or code_s in _MODEL_CODES:
         if model is not None:
             return model_not_found(model, known_models, **fields)
@@ -310,8 +314,14 @@ def error_from_response(
     return APIError(f"unexpected answer {status}{said}", **fields)
 
 
-def stream_error(error: Any, *, text: str = "", usage: Any = None, partial: Any = None,
-                 request_id: str | None = None) -> StreamError:
+def stream_error(
+    error: Any,
+    *,
+    text: str = "",
+    usage: Any = None,
+    partial: Any = None,
+    request_id: str | None = None,
+) -> StreamError:
     """A ``StreamError`` for an error object found inside a 200 stream."""
     message, code, _ = _error_fields({"error": error} if not isinstance(error, Mapping) else error)
     status = error.get("status_code") if isinstance(error, Mapping) else None

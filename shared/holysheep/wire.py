@@ -52,7 +52,7 @@ class PromptTokensDetails(_Wire):
 
 
 class CompletionTokensDetails(_Wire):
-    """Breakdown of completion tokens; ``reasoning_tokens`` are counted inside ``completion_tokens``."""
+    """Breakdown of completion tokens; ``reasoning_tokens`` count inside ``completion_tokens``."""
 
     reasoning_tokens: int | None = None
     audio_tokens: int | None = None

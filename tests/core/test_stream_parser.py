@@ -9,12 +9,11 @@ import json
 
 import httpx
 import pytest
-from httpx_sse import EventSource
-
 from holysheep import StreamError
 from holysheep._accumulate import StreamAccumulator
 from holysheep._stream import decode_event
 from holysheep.wire import ChatCompletion
+from httpx_sse import EventSource
 
 from ..conftest import FIXTURES
 
@@ -34,36 +33,85 @@ def run(name: str) -> tuple[StreamAccumulator, StreamError | None]:
     return acc, None
 
 
-# name -> (text, finish_reason, tool calls [(name, args dict)], prompt, completion, reasoning prefix)
+# name -> (text, finish_reason, tool calls [(name, args)], prompt, completion, reasoning prefix)
 CASES = {
     "openai-stream-basic-include-usage": ("4200 + 42 equals 4242.", "stop", [], 16, 10, None),
     "openai-stream-length-reasoning-only": ("", "length", [], 13, 50, None),
     "openai-stream-parallel-tool-calls": (
-        "", "tool_calls",
-        [("secret_retrieval_tool", {"password": "mellon"}),
-         ("secret_retrieval_tool", {"password": "radiance"})], 75, 53, None),
+        "",
+        "tool_calls",
+        [
+            ("secret_retrieval_tool", {"password": "mellon"}),
+            ("secret_retrieval_tool", {"password": "radiance"}),
+        ],
+        75,
+        53,
+        None,
+    ),
     "openai-stream-after-tool-results": (None, "stop", [], 149, 28, None),
     "openai-stream-refusal": ("", "stop", [], 64, 13, None),
     "azure-stream-model-router": ("Capital of Denmark.", "stop", [], 15, 78, None),
     "deepseek-stream-reasoning-content": (
-        "Hello there! 😊 How can I help you today?", "stop", [], 6, 212, "Hmm, the user"),
+        "Hello there! 😊 How can I help you today?",
+        "stop",
+        [],
+        6,
+        212,
+        "Hmm, the user",
+    ),
     "deepseek-stream-reasoner-tool-call": (
-        "", "tool_calls", [("weather", {"location": "San Francisco"})], 339, 83, "The user is"),
+        "",
+        "tool_calls",
+        [("weather", {"location": "San Francisco"})],
+        339,
+        83,
+        "The user is",
+    ),
     "gateway-anthropic-stream-tool-call-index-1": (
-        "Reading it.", "tool_calls", [("read_file", {"path": "a.txt"})], None, None, None),
+        "Reading it.",
+        "tool_calls",
+        [("read_file", {"path": "a.txt"})],
+        None,
+        None,
+        None,
+    ),
     "alibaba-qwen-stream-tool-call-empty-id": (
-        "", "tool_calls", [("weather", {"location": "San Francisco"})], 295, 22, None),
+        "",
+        "tool_calls",
+        [("weather", {"location": "San Francisco"})],
+        295,
+        22,
+        None,
+    ),
     "groq-stream-tool-call-x_groq-usage": ("", "tool_calls", [("weather", {})], 210, 15, None),
     "huggingface-novita-stream-unrequested-usage": ("Paris", "stop", [], 40, 2, None),
     "mistral-stream-magistral-thinking-parts": ("2 + 2 = 4", "stop", [], 10, 46, "The user is"),
     "mistral-stream-tool-call-no-index": (
-        "", "tool_calls", [("weather", {"location": "San Francisco"})], 124, 22, None),
+        "",
+        "tool_calls",
+        [("weather", {"location": "San Francisco"})],
+        124,
+        22,
+        None,
+    ),
     "openrouter-stream-reasoning-details": ("2 + 2 = 4", "stop", [], 43, 36, "This is a simple"),
     "openrouter-stream-usage-empty-choices": ("Hello!", "stop", [], 254, 5, None),
     "perplexity-stream-usage-every-chunk": (
-        "The current population of **[2][3]", "stop", [], 10, 336, None),
+        "The current population of **[2][3]",
+        "stop",
+        [],
+        10,
+        336,
+        None,
+    ),
     "xai-stream-reasoning-tool-call": (
-        "", "tool_calls", [("weather", {"location": "San Francisco"})], 291, 26, "First, the user"),
+        "",
+        "tool_calls",
+        [("weather", {"location": "San Francisco"})],
+        291,
+        26,
+        "First, the user",
+    ),
     "zai-stream-reasoning-no-finish-key": ("4", "stop", [], 13, 564, "\n1.  **Analyze"),
 }
 
@@ -128,7 +176,7 @@ def test_azure_empty_first_chunk_does_not_blank_the_id() -> None:
 
 
 def test_error_event_in_200_stream_raises_stream_error_with_partial() -> None:
-    acc, error = run("groq-stream-error-event-in-200")
+    _acc, error = run("groq-stream-error-event-in-200")
     assert isinstance(error, StreamError)
     assert error.code == "tool_use_failed"
     assert error.status_code == 400
@@ -139,7 +187,7 @@ def test_error_event_in_200_stream_raises_stream_error_with_partial() -> None:
 
 
 def test_error_object_in_data_frame_raises_with_usage() -> None:
-    acc, error = run("openrouter-stream-keepalive-error-in-200")
+    _acc, error = run("openrouter-stream-keepalive-error-in-200")
     assert isinstance(error, StreamError)
     assert "Token limit reached" in str(error)
     assert error.code == 400

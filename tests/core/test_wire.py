@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from holysheep.wire import ChatCompletion, ChatRequest
 
 from ..conftest import FIXTURES
@@ -53,9 +52,15 @@ def test_deepseek_reasoning_and_indexed_tool_calls() -> None:
     assert [c.index for c in message.tool_calls] == list(range(len(message.tool_calls)))
 
 
-@pytest.mark.parametrize("name", ["openai-chat-basic", "openai-stream-after-tool-results",
-                                  "deepseek-chat-reasoning-parallel-tool-calls",
-                                  "openai-chat-structured-output-json-schema"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "openai-chat-basic",
+        "openai-stream-after-tool-results",
+        "deepseek-chat-reasoning-parallel-tool-calls",
+        "openai-chat-structured-output-json-schema",
+    ],
+)
 def test_recorded_requests_validate_and_serialize_without_loss(name: str) -> None:
     original = json.loads((FIXTURES / f"{name}.request.json").read_text())
     request = ChatRequest.model_validate(original)

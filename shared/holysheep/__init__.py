@@ -1,0 +1,73 @@
+"""holysheep: the HolySheep relay as a first-class LLM: transport, streaming, errors, retries, cost.
+
+The core imports no framework; ``langchain_holysheep`` and ``llamaindex_holysheep`` build on it.
+"""
+
+from ._client import HolySheepClient
+from ._config import DEFAULT_BASE_URL, MissingAPIKeyError
+from ._stream import AsyncChatStream, ChatStream
+from .catalog import ModelCatalog, ModelSpec, UnknownModelPriceWarning
+from .costs import Cost, Workload, estimate_monthly, price
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    BudgetExceededError,
+    ConfigurationError,
+    ConflictError,
+    ContextLengthError,
+    HolySheepError,
+    InsufficientCreditError,
+    LocalError,
+    ModelNotFoundError,
+    NoModelAvailableError,
+    RateLimitError,
+    StreamError,
+    UpstreamError,
+)
+from .retry import RetryPolicy
+from .usage import Usage
+from .wire import ChatCompletion, ChatCompletionChunk, ChatMessage, ChatRequest, ModelInfo
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AsyncChatStream",
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatMessage",
+    "ChatRequest",
+    "ChatStream",
+    "ConfigurationError",
+    "ConflictError",
+    "ContextLengthError",
+    "Cost",
+    "HolySheepClient",
+    "HolySheepError",
+    "InsufficientCreditError",
+    "LocalError",
+    "MissingAPIKeyError",
+    "ModelCatalog",
+    "ModelInfo",
+    "ModelNotFoundError",
+    "ModelSpec",
+    "NoModelAvailableError",
+    "RateLimitError",
+    "RetryPolicy",
+    "StreamError",
+    "UnknownModelPriceWarning",
+    "UpstreamError",
+    "Usage",
+    "Workload",
+    "estimate_monthly",
+    "price",
+]

@@ -1,0 +1,385 @@
+"""``HolySheepClient``: sync and async chat calls to the relay over pooled httpx clients.
+
+Everything that does no I/O (building the request, timeouts, mapping errors) lives in
+``_ClientBase``; each sync/async twin is a short loop that differs only by ``await``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from ._config import resolve_api_key, resolve_base_url
+from ._stream import AsyncChatStream, ChatStream
+from ._transport import (
+    USER_AGENT,
+    AsyncClientPool,
+    build_sync_client,
+    mapped_transport_errors,
+)
+from .errors import APIError, BadRequestError, ConfigurationError, error_from_response
+from .retry import RetryPolicy
+from .wire import ChatCompletion, ChatRequest, ModelInfo, ModelList
+
+if TYPE_CHECKING:
+    from .catalog import ModelCatalog
+
+__all__ = ["HolySheepClient"]
+
+logger = logging.getLogger("holysheep")
+_CALL_OPTIONS = ("timeout", "retry", "extra_headers", "extra_body")
+_DEFAULT_READ_TIMEOUT = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """One prepared request: what to send, where, with which timeout and retry policy."""
+
+    url: str
+    body: bytes
+    model: str
+    timeout: httpx.Timeout
+    headers: Mapping[str, str] | None
+    retry: RetryPolicy | None
+    stream: bool
+
+
+class _ClientBase:
+    """Configuration, request building and error mapping shared by the sync and async calls."""
+
+    def __init__(
+        self,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        *,
+        timeout: float | httpx.Timeout | None = None,
+        connect_timeout: float = 10.0,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        catalog: ModelCatalog | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        max_connections: int = 100,
+    ) -> None:
+        self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        self.base_url = resolve_base_url(base_url)
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        if retry is None:
+            retry = (
+                RetryPolicy.from_max_retries(max_retries)
+                if max_retries is not None
+                else (RetryPolicy())
+            )
+        self.retry = retry
+        self._catalog = catalog
+        self._default_headers = dict(default_headers or {})
+        self._max_connections = max_connections
+        self._headers: dict[str, str] | None = None
+        self._timeouts: dict[str, httpx.Timeout] = {}
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=SecretStr('**********'))"
+
+    def __reduce__(self) -> Any:
+        raise TypeError("HolySheepClient holds open connections and a secret; it cannot be pickled")
+
+    @property
+    def catalog(self) -> ModelCatalog:
+        """The model catalogue used for timeouts and error suggestions (loaded on first use)."""
+        if self._catalog is None:
+            from .catalog import ModelCatalog
+
+            self._catalog = ModelCatalog.default()
+        return self._catalog
+
+    # ------------------------------------------------------------ request building (no I/O)
+
+    def _auth_headers(self) -> dict[str, str]:
+        headers = self._headers
+        if headers is None:
+            key = resolve_api_key(self._api_key)
+            headers = {
+                "user-agent": USER_AGENT,
+                "content-type": "application/json",
+                **{k.lower(): v for k, v in self._default_headers.items()},
+                "authorization": f"Bearer {key.get_secret_value()}",
+            }
+            self._headers = headers
+        return headers
+
+    def _timeout_for(self, model: str) -> httpx.Timeout:
+        timeout = self._timeouts.get(model)
+        if timeout is None:
+            given = self._timeout
+            if isinstance(given, httpx.Timeout):
+                timeout = given
+            else:
+                read = given
+                if read is None:
+                    spec = self.catalog.find(model)
+                    read = spec.default_timeout if spec is not None else _DEFAULT_READ_TIMEOUT
+                timeout = httpx.Timeout(read, connect=min(self._connect_timeout, read))
+            self._timeouts[model] = timeout
+        return timeout
+
+    def _prepare(
+        self, request: ChatRequest | Mapping[str, Any] | None, params: dict[str, Any], stream: bool
+    ) -> _Call:
+        if self._closed:
+            raise ConfigurationError("this HolySheepClient is closed; create a new one")
+        options = {name: params.pop(name) for name in _CALL_OPTIONS if name in params}
+        if isinstance(request, ChatRequest):
+            data: dict[str, Any] = request.model_dump(exclude_none=True)
+        else:
+            data = dict(request or {})
+        data.update(params)
+        data.update(options.get("extra_body") or {})
+        if stream:
+            data["stream"] = True
+            stream_options = dict(data.get("stream_options") or {})
+            stream_options.setdefault("include_usage", True)
+            data["stream_options"] = stream_options
+        else:
+            data.pop("stream", None)
+            data.pop("stream_options", None)
+        try:
+            body = ChatRequest.model_validate(data).to_json()
+        except ValidationError as exc:
+            raise BadRequestError(
+                f"the chat request is malformed: {exc.errors(include_url=False)[:3]}; "
+                "pass model=... and messages=[{'role': 'user', 'content': '...'}]"
+            ) from None
+        model = data["model"]
+        timeout = options.get("timeout")
+        if timeout is None:
+            timeout = self._timeout_for(model)
+        elif not isinstance(timeout, httpx.Timeout):
+            timeout = httpx.Timeout(timeout, connect=min(self._connect_timeout, timeout))
+        headers = self._auth_headers()
+        if options.get("extra_headers"):
+            headers = {**headers, **{k.lower(): v for k, v in options["extra_headers"].items()}}
+        return _Call(
+            url=f"{self.base_url}/chat/completions",
+            body=body,
+            model=model,
+            timeout=timeout,
+            headers=headers,
+            retry=options.get("retry"),
+            stream=stream,
+        )
+
+    def _retry_for(self, call: _Call) -> RetryPolicy:
+        return call.retry or self.retry
+
+    def _error(self, response: httpx.Response, body: bytes, model: str | None) -> APIError:
+        try:
+            parsed: Any = json.loads(body) if body else None
+        except ValueError:
+            parsed = body.decode("utf-8", "replace")
+        known = self.catalog.ids() if response.status_code == 404 and model else ()
+        return error_from_response(
+            response.status_code, parsed, response.headers, model=model, known_models=known
+        )
+
+    def _parse_completion(
+        self, response: httpx.Response, body: bytes, model: str
+    ) -> ChatCompletion:
+        if response.status_code >= 400:
+            raise self._error(response, body, model)
+        try:
+            return ChatCompletion.model_validate_json(body)
+        except ValidationError as exc:
+            raise APIError(
+                f"the relay answered {response.status_code} with a body that is not a chat "
+                f"completion: {body[:200]!r}",
+                status_code=response.status_code,
+                request_id=response.headers.get("x-request-id"),
+            ) from exc
+
+    def _finish_stream(self, call: _Call, stream: ChatStream | AsyncChatStream) -> None:
+        logger.debug("holysheep: stream %s on %s finished", stream.request_id, call.model)
+
+
+class HolySheepClient(_ClientBase):
+    """The relay client: ``chat``, ``stream`` and ``list_models``, each with an async twin.
+
+    Example:
+        ```python
+        with HolySheepClient() as client:  # reads HOLYSHEEP_API_KEY
+            reply = client.chat(model="deepseek-v3.2",
+                                messages=[{"role": "user", "content": "Hello"}])
+            print(reply.text, reply.usage)
+        ```
+    """
+
+    def __init__(
+        self,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        *,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+        **settings: Any,
+    ) -> None:
+        super().__init__(api_key, base_url, **settings)
+        self._sync: httpx.Client | None = http_client
+        self._async = AsyncClientPool(self._max_connections, http_async_client)
+
+    def __enter__(self) -> HolySheepClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> HolySheepClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def close(self) -> None:
+        """Release the sync connection pool; safe to call twice."""
+        self._closed = True
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        """Release the running loop's and the sync connection pools; safe to call twice."""
+        self._closed = True
+        await self._async.aclose()
+        if self._sync is not None:
+            self._sync.close()
+            self._sync = None
+
+    def _http(self) -> httpx.Client:
+        if self._sync is None:
+            self._sync = build_sync_client(self._max_connections)
+        return self._sync
+
+    # ------------------------------------------------------------ sending (the twins)
+
+    def _send(self, call: _Call) -> ChatCompletion:
+        with mapped_transport_errors(call.url):
+            response = self._http().post(
+                call.url, content=call.body, headers=call.headers, timeout=call.timeout
+            )
+        return self._parse_completion(response, response.content, call.model)
+
+    async def _asend(self, call: _Call) -> ChatCompletion:
+        client = await self._async.get()
+        with mapped_transport_errors(call.url):
+            response = await client.post(
+                call.url, content=call.body, headers=call.headers, timeout=call.timeout
+            )
+            body = await response.aread()
+        return self._parse_completion(response, body, call.model)
+
+    def _send_stream(self, call: _Call) -> httpx.Response:
+        http = self._http()
+        request = http.build_request(
+            "POST", call.url, content=call.body, headers=call.headers, timeout=call.timeout
+        )
+        with mapped_transport_errors(call.url):
+            response = http.send(request, stream=True)
+            if response.status_code >= 400:
+                body = response.read()
+                response.close()
+                raise self._error(response, body, call.model)
+        return response
+
+    async def _asend_stream(self, call: _Call) -> httpx.Response:
+        http = await self._async.get()
+        request = http.build_request(
+            "POST", call.url, content=call.body, headers=call.headers, timeout=call.timeout
+        )
+        with mapped_transport_errors(call.url):
+            response = await http.send(request, stream=True)
+            if response.status_code >= 400:
+                body = await response.aread()
+                await response.aclose()
+                raise self._error(response, body, call.model)
+        return response
+
+    # ------------------------------------------------------------ public calls
+
+    def chat(
+        self, request: ChatRequest | Mapping[str, Any] | None = None, /, **params: Any
+    ) -> ChatCompletion:
+        """Send one chat completion and return the relay's answer.
+
+        Args:
+            request: a ``ChatRequest`` or dict body; keyword ``params`` are merged over it.
+            **params: body fields (``model``, ``messages``, ``tools``, ...) plus the call options
+                ``timeout`` (seconds), ``retry`` (a ``RetryPolicy``), ``extra_headers``,
+                ``extra_body``.
+
+        Raises:
+            HolySheepError: a subclass saying what went wrong and what to do.
+        """
+        call = self._prepare(request, params, stream=False)
+        return self._retry_for(call).call(lambda: self._send(call))
+
+    async def achat(
+        self, request: ChatRequest | Mapping[str, Any] | None = None, /, **params: Any
+    ) -> ChatCompletion:
+        """Send one chat completion and return the relay's answer (async twin of ``chat``)."""
+        call = self._prepare(request, params, stream=False)
+        return await self._retry_for(call).acall(lambda: self._asend(call))
+
+    def stream(
+        self, request: ChatRequest | Mapping[str, Any] | None = None, /, **params: Any
+    ) -> ChatStream:
+        """Stream a chat completion: iterate the returned ``ChatStream`` for chunks.
+
+        Usage is requested (``stream_options.include_usage``) unless the caller set it off.
+        Nothing is sent until the first chunk is read.
+        """
+        return ChatStream(self, self._prepare(request, params, stream=True))
+
+    def astream(
+        self, request: ChatRequest | Mapping[str, Any] | None = None, /, **params: Any
+    ) -> AsyncChatStream:
+        """Stream a chat completion: ``async for`` over the returned ``AsyncChatStream``."""
+        return AsyncChatStream(self, self._prepare(request, params, stream=True))
+
+    def list_models(self) -> list[ModelInfo]:
+        """The models the relay serves (``GET /models``)."""
+        url = f"{self.base_url}/models"
+
+        def fetch() -> list[ModelInfo]:
+            with mapped_transport_errors(url):
+                response = self._http().get(url, headers=self._models_headers())
+            return self._parse_models(response, response.content)
+
+        return self.retry.call(fetch)
+
+    async def alist_models(self) -> list[ModelInfo]:
+        """The models the relay serves (``GET /models``; async twin of ``list_models``)."""
+        url = f"{self.base_url}/models"
+
+        async def fetch() -> list[ModelInfo]:
+            client = await self._async.get()
+            with mapped_transport_errors(url):
+                response = await client.get(url, headers=self._models_headers())
+                body = await response.aread()
+            return self._parse_models(response, body)
+
+        return await self.retry.acall(fetch)
+
+    def _models_headers(self) -> dict[str, str]:
+        if self._closed:
+            raise ConfigurationError("this HolySheepClient is closed; create a new one")
+        return self._auth_headers()
+
+    def _parse_models(self, response: httpx.Response, body: bytes) -> list[ModelInfo]:
+        if response.status_code >= 400:
+            raise self._error(response, body, None)
+        return ModelList.model_validate_json(body).data

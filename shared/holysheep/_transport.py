@@ -1,0 +1,124 @@
+"""Pooled httpx clients and the single place where transport exceptions become holysheep errors.
+
+The sync side is one ``httpx.Client``. The async side is an ``httpx.AsyncClient`` over an
+aiohttp transport (httpx's own pool burns CPU under concurrency), created lazily per running
+event loop, so successive ``asyncio.run()`` calls each get a working client. Each per-loop client
+is closed inside its own loop when that loop shuts down its async generators (``asyncio.run``
+and pytest-asyncio both do), so no connection or session outlives its loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import platform
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+
+from .errors import APIConnectionError, APITimeoutError
+
+__all__ = ["USER_AGENT", "AsyncClientPool", "build_sync_client", "mapped_transport_errors"]
+
+try:
+    from importlib.metadata import version as _version
+
+    _VERSION = _version("holysheep")
+except Exception:  # pragma: no cover - running from a source tree
+    _VERSION = "0.0.0"
+
+USER_AGENT = (
+    f"holysheep-python/{_VERSION} httpx/{httpx.__version__} python/{platform.python_version()}"
+)
+
+
+def _limits(max_connections: int) -> httpx.Limits:
+    return httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=30.0,
+    )
+
+
+def build_sync_client(max_connections: int = 100) -> httpx.Client:
+    """A keep-alive ``httpx.Client``; httpx itself never retries (``retries=0``)."""
+    return httpx.Client(
+        limits=_limits(max_connections),
+        transport=httpx.HTTPTransport(limits=_limits(max_connections), retries=0),
+        follow_redirects=False,
+    )
+
+
+def build_async_client(max_connections: int = 100) -> httpx.AsyncClient:
+    """An ``httpx.AsyncClient`` over aiohttp when available, else httpx's own pool."""
+    try:
+        from httpx_aiohttp import AiohttpTransport
+    except ImportError:  # pragma: no cover - optional speed-up missing
+        transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(
+            limits=_limits(max_connections), retries=0
+        )
+    else:
+        transport = AiohttpTransport(limits=_limits(max_connections))
+    return httpx.AsyncClient(transport=transport, follow_redirects=False)
+
+
+@contextlib.contextmanager
+def mapped_transport_errors(url: str) -> Iterator[None]:
+    """Turn httpx transport failures into ``APITimeoutError`` / ``APIConnectionError``."""
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise APITimeoutError(
+            f"no answer from {url} in time ({type(exc).__name__}); raise timeout= for slow "
+            "models, or check the relay's status",
+        ) from exc
+    except httpx.TransportError as exc:
+        raise APIConnectionError(
+            f"could not talk to {url} ({type(exc).__name__}: {exc}); check HOLYSHEEP_BASE_URL "
+            "and the network",
+        ) from exc
+
+
+class AsyncClientPool:
+    """One ``httpx.AsyncClient`` per running event loop, closed when that loop shuts down."""
+
+    def __init__(self, max_connections: int = 100, client: httpx.AsyncClient | None = None):
+        self._max_connections = max_connections
+        self._user_client = client
+        self._clients: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, Any]
+        ] = weakref.WeakKeyDictionary()
+
+    async def get(self) -> httpx.AsyncClient:
+        """The client bound to the running loop, created on first use in that loop."""
+        if self._user_client is not None:
+            return self._user_client
+        loop = asyncio.get_running_loop()
+        entry = self._clients.get(loop)
+        if entry is not None:
+            return entry[0]
+        client = build_async_client(self._max_connections)
+        guard = _close_on_loop_shutdown(client)
+        await guard.__anext__()  # registers with the loop's async-generator shutdown
+        self._clients[loop] = (client, guard)
+        return client
+
+    async def aclose(self) -> None:
+        """Close the running loop's client (other loops close theirs when they shut down)."""
+        with contextlib.suppress(RuntimeError):
+            loop = asyncio.get_running_loop()
+            entry = self._clients.pop(loop, None)
+            if entry is not None:
+                await entry[1].aclose()
+
+
+async def _close_on_loop_shutdown(client: httpx.AsyncClient) -> AsyncIterator[None]:
+    """Parked async generator: its ``finally`` runs in the loop's ``shutdown_asyncgens``."""
+    try:
+        yield
+        yield  # never resumed; only closed
+    finally:
+        with contextlib.suppress(Exception):
+            await client.aclose()
