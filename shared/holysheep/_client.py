@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -23,8 +25,10 @@ from ._transport import (
     build_sync_client,
     mapped_transport_errors,
 )
+from .calls import Attribution, CallInfo
 from .errors import APIError, BadRequestError, ConfigurationError, error_from_response
 from .retry import RetryPolicy
+from .usage import Usage
 from .wire import ChatCompletion, ChatRequest, ModelInfo, ModelList
 
 if TYPE_CHECKING:
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["HolySheepClient"]
 
 logger = logging.getLogger("holysheep")
-_CALL_OPTIONS = ("timeout", "retry", "extra_headers", "extra_body")
+_CALL_OPTIONS = ("timeout", "retry", "extra_headers", "extra_body", "task", "app", "tags")
 _DEFAULT_READ_TIMEOUT = 120.0
 
 
@@ -48,6 +52,7 @@ class _Call:
     headers: Mapping[str, str] | None
     retry: RetryPolicy | None
     stream: bool
+    attribution: Attribution
 
 
 class _ClientBase:
@@ -173,6 +178,12 @@ class _ClientBase:
             headers=headers,
             retry=options.get("retry"),
             stream=stream,
+            attribution=Attribution(
+                task=options.get("task"),
+                user=data.get("user"),
+                app=options.get("app"),
+                tags=MappingProxyType(dict(options.get("tags") or {})),
+            ),
         )
 
     def _retry_for(self, call: _Call) -> RetryPolicy:
@@ -203,8 +214,45 @@ class _ClientBase:
                 request_id=response.headers.get("x-request-id"),
             ) from exc
 
-    def _finish_stream(self, call: _Call, stream: ChatStream | AsyncChatStream) -> None:
-        logger.debug("holysheep: stream %s on %s finished", stream.request_id, call.model)
+    def _call_info(
+        self,
+        call: _Call,
+        completion: ChatCompletion,
+        *,
+        attempts: int,
+        started: float,
+        request_id: str | None,
+    ) -> CallInfo:
+        """Price the call once and describe it; unknown models warn and cost ``None``."""
+        usage = Usage.from_wire(completion.usage)
+        served = completion.model or call.model
+        cost = None
+        if usage is not None:
+            catalog = self.catalog
+            priced_as = served if catalog.find(served) is not None else call.model
+            cost = catalog.cost(priced_as, usage)
+        info = CallInfo(
+            id=completion.id or request_id or "",
+            requested_model=call.model,
+            model=served,
+            usage=usage,
+            cost=cost,
+            attribution=call.attribution,
+            latency_s=time.monotonic() - started,
+            attempts=attempts,
+            streamed=call.stream,
+            request_id=request_id,
+        )
+        completion._call_info = info
+        logger.debug(
+            "holysheep: %s %s on %s in %.3f s, %d attempt(s)",
+            "stream" if call.stream else "chat",
+            info.id,
+            served,
+            info.latency_s,
+            attempts,
+        )
+        return info
 
 
 class HolySheepClient(_ClientBase):
@@ -266,20 +314,24 @@ class HolySheepClient(_ClientBase):
 
     # ------------------------------------------------------------ sending (the twins)
 
-    def _send(self, call: _Call) -> ChatCompletion:
+    def _send(self, call: _Call, attempts: list[str | None]) -> ChatCompletion:
+        attempts.append(None)
         with mapped_transport_errors(call.url):
             response = self._http().post(
                 call.url, content=call.body, headers=call.headers, timeout=call.timeout
             )
+        attempts[-1] = response.headers.get("x-request-id")
         return self._parse_completion(response, response.content, call.model)
 
-    async def _asend(self, call: _Call) -> ChatCompletion:
+    async def _asend(self, call: _Call, attempts: list[str | None]) -> ChatCompletion:
+        attempts.append(None)
         client = await self._async.get()
         with mapped_transport_errors(call.url):
             response = await client.post(
                 call.url, content=call.body, headers=call.headers, timeout=call.timeout
             )
             body = await response.aread()
+        attempts[-1] = response.headers.get("x-request-id")
         return self._parse_completion(response, body, call.model)
 
     def _send_stream(self, call: _Call) -> httpx.Response:
@@ -317,22 +369,35 @@ class HolySheepClient(_ClientBase):
 
         Args:
             request: a ``ChatRequest`` or dict body; keyword ``params`` are merged over it.
-            **params: body fields (``model``, ``messages``, ``tools``, ...) plus the call options
-                ``timeout`` (seconds), ``retry`` (a ``RetryPolicy``), ``extra_headers``,
-                ``extra_body``.
+            **params: body fields (``model``, ``messages``, ``tools``, ``user``, ...) plus the
+                call options ``timeout`` (seconds), ``retry`` (a ``RetryPolicy``),
+                ``extra_headers``, ``extra_body`` and the attribution ``task``, ``app``, ``tags``.
+
+        Returns:
+            The completion; ``completion.call_info`` holds usage, cost and attribution.
 
         Raises:
             HolySheepError: a subclass saying what went wrong and what to do.
         """
         call = self._prepare(request, params, stream=False)
-        return self._retry_for(call).call(lambda: self._send(call))
+        started, attempts = time.monotonic(), []
+        completion = self._retry_for(call).call(lambda: self._send(call, attempts))
+        self._call_info(
+            call, completion, attempts=len(attempts), started=started, request_id=attempts[-1]
+        )
+        return completion
 
     async def achat(
         self, request: ChatRequest | Mapping[str, Any] | None = None, /, **params: Any
     ) -> ChatCompletion:
         """Send one chat completion and return the relay's answer (async twin of ``chat``)."""
         call = self._prepare(request, params, stream=False)
-        return await self._retry_for(call).acall(lambda: self._asend(call))
+        started, attempts = time.monotonic(), []
+        completion = await self._retry_for(call).acall(lambda: self._asend(call, attempts))
+        self._call_info(
+            call, completion, attempts=len(attempts), started=started, request_id=attempts[-1]
+        )
+        return completion
 
     def stream(
         self, request: ChatRequest | Mapping[str, Any] | None = None, /, **params: Any

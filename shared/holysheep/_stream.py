@@ -9,6 +9,7 @@ a failure raises ``StreamError`` carrying the text and usage received so far.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,7 @@ from .wire import ChatCompletion, ChatCompletionChunk
 
 if TYPE_CHECKING:
     from ._client import HolySheepClient, _Call
+    from .calls import CallInfo
 
 __all__ = ["AsyncChatStream", "ChatStream", "decode_event"]
 
@@ -87,12 +89,29 @@ class _StreamBase:
         self._client = client
         self._call = call
         self._acc = StreamAccumulator()
+        self._final: ChatCompletion | None = None
+        self._attempts = 0
+        self._started = time.monotonic()
         self.request_id: str | None = None
+        self.call_info: CallInfo | None = None
+        """Usage, cost and attribution, set once the stream ends (``None`` before)."""
 
     @property
     def completion(self) -> ChatCompletion:
         """The completion accumulated so far (complete once the stream is exhausted)."""
-        return self._acc.result()
+        return self._final if self._final is not None else self._acc.result()
+
+    def _finish(self) -> None:
+        """Freeze the result and price it once; runs however the stream ended."""
+        if self._final is None and self._acc.chunks:
+            self._final = self._acc.result()
+            self.call_info = self._client._call_info(
+                self._call,
+                self._final,
+                attempts=self._attempts,
+                started=self._started,
+                request_id=self.request_id,
+            )
 
     @property
     def finished(self) -> bool:
@@ -145,6 +164,7 @@ class ChatStream(_StreamBase):
         self._gen.close()
 
     def _open(self) -> tuple[httpx.Response, Iterator[ServerSentEvent], ChatCompletionChunk]:
+        self._attempts += 1
         response = self._client._send_stream(self._call)
         try:
             self._start(response)
@@ -184,7 +204,7 @@ class ChatStream(_StreamBase):
             raise self._cut_short(exc) from exc
         finally:
             response.close()
-            self._client._finish_stream(self._call, self)
+            self._finish()
 
 
 class AsyncChatStream(_StreamBase):
@@ -213,6 +233,7 @@ class AsyncChatStream(_StreamBase):
     async def _open(
         self,
     ) -> tuple[httpx.Response, AsyncIterator[ServerSentEvent], ChatCompletionChunk]:
+        self._attempts += 1
         response = await self._client._asend_stream(self._call)
         try:
             self._start(response)
@@ -252,4 +273,4 @@ class AsyncChatStream(_StreamBase):
             raise self._cut_short(exc) from exc
         finally:
             await response.aclose()
-            self._client._finish_stream(self._call, self)
+            self._finish()

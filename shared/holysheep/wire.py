@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, PrivateAttr, TypeAdapter
 
 __all__ = [
     "ChatCompletion",
@@ -176,6 +176,12 @@ class ChatCompletion(_Wire):
     choices: list[Choice] = []
     usage: WireUsage | None = None
     system_fingerprint: str | None = None
+    _call_info: Any = PrivateAttr(default=None)
+
+    @property
+    def call_info(self) -> Any:
+        """The client's ``CallInfo`` (usage, cost, attribution); ``None`` if built by hand."""
+        return self._call_info
 
     @property
     def message(self) -> ChatMessage:

@@ -289,3 +289,49 @@ def test_key_never_leaks(client, emulator, caplog) -> None:
     assert "retrying" in caplog.text
     with pytest.raises(TypeError):
         pickle.dumps(client)
+
+
+# ---------------------------------------------------------------- call info: usage, cost, attribution
+
+
+def test_call_info_prices_the_served_model_once(client, emulator, side) -> None:
+    emulator.fail(503)
+    emulator.script(Reply(content="priced", model="gpt-4.1-2025-04-14", cached_tokens=4))
+    reply = chat(client, side, task="qa", user="u-42", app="docs-bot", tags={"team": "search"})
+    info = reply.call_info
+    assert (info.requested_model, info.model) == ("gpt-4.1", "gpt-4.1-2025-04-14")
+    assert info.attempts == 2
+    assert info.request_id.startswith("req_")
+    assert (info.attribution.task, info.attribution.user, info.attribution.app) == (
+        "qa",
+        "u-42",
+        "docs-bot",
+    )
+    assert info.attribution.tags["team"] == "search"
+    assert info.usage.cached_tokens == 4
+    spec = client.catalog.get("gpt-4.1")
+    expected = client.catalog.cost("gpt-4.1", info.usage)
+    assert info.cost.total_usd == expected.total_usd > 0
+    assert info.cost.output_usd == info.usage.completion_tokens * spec.output_usd_per_mtok / 10**6
+    # The user goes to the relay in its own field; task/app/tags stay local.
+    assert emulator.requests[-1].json["user"] == "u-42"
+    assert "task" not in emulator.requests[-1].json
+
+
+def test_stream_call_info_after_exhaustion(client, emulator, side) -> None:
+    emulator.fail(429, retry_after=0)
+    _, completion = stream(client, side, task="summarization")
+    info = completion.call_info
+    assert info.streamed and info.attempts == 2
+    assert info.usage.total_tokens == completion.usage.total_tokens
+    assert info.cost is not None and info.attribution.task == "summarization"
+
+
+def test_unknown_model_cost_is_none_with_a_warning(side) -> None:
+    with RelayEmulator(models=["mystery-model-1"]) as relay:
+        client = HolySheepClient(api_key=FAKE_KEY, base_url=relay.base_url)
+        with pytest.warns(holysheep.UnknownModelPriceWarning, match="mystery-model-1"):
+            reply = chat(client, side, model="mystery-model-1")
+        assert reply.call_info.usage.total_tokens > 0
+        assert reply.call_info.cost is None
+        client.close()

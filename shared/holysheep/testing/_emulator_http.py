@@ -262,8 +262,15 @@ class RelayHandler(BaseHTTPRequestHandler):
     def _chat(self, payload: Any) -> None:
         """``POST /chat/completions``: faults, validation, then a JSON or SSE reply."""
         emu = self.server.emulator
+        generation = emu._generation
         if emu.latency > 0:
             emu._stopping.wait(emu.latency)
+            if emu._generation != generation:
+                # reset() ran while this request slept: it belongs to an earlier test and must
+                # not take the faults or replies queued since.
+                msg = "The emulator was reset while this request waited."
+                self._send_json(503, error_body(503, message=msg))
+                return
         body = payload if isinstance(payload, dict) else {}
         model = body.get("model")
         fault = emu._take(emu._faults)

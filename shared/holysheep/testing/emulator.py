@@ -78,6 +78,7 @@ class RelayEmulator:
         self._api_key = api_key
         self._initial_latency = float(latency)
         self._lock = threading.Lock()
+        self._generation = 0
         self._script: deque[Reply] = deque()
         self._faults: deque[Fault] = deque()
         self._stream_faults: deque[StreamFault] = deque()
@@ -199,6 +200,7 @@ class RelayEmulator:
     def reset(self) -> None:
         """Clear scripted replies, faults and recorded requests; restore the initial latency."""
         with self._lock:
+            self._generation += 1
             self._script.clear()
             self._faults.clear()
             self._stream_faults.clear()

@@ -1,0 +1,165 @@
+"""The ``holysheep`` command: models, chat, estimate, emulate, demo.
+
+Every command that talks to the relay uses ``HOLYSHEEP_API_KEY``/``HOLYSHEEP_BASE_URL``;
+``demo`` falls back to the embedded emulator when no key is set, so it runs offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
+
+__all__ = ["main"]
+
+
+def _client(args: argparse.Namespace):
+    from . import HolySheepClient
+
+    return HolySheepClient(api_key=args.api_key, base_url=args.base_url)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List the models the relay serves, with catalogue prices where known."""
+    with _client(args) as client:
+        served = client.list_models()
+        catalog = client.catalog
+    print(f"{'model':32} {'in $/M':>8} {'cached':>8} {'out $/M':>8} {'context':>10}")
+    for info in sorted(served, key=lambda m: m.id):
+        spec = catalog.find(info.id)
+        if spec is None or not spec.priced:
+            print(f"{info.id:32} {'?':>8} {'?':>8} {'?':>8} {'?':>10}")
+            continue
+        print(
+            f"{info.id:32} {spec.input_usd_per_mtok:>8} {spec.cached_input_usd_per_mtok:>8} "
+            f"{spec.output_usd_per_mtok:>8} {spec.context_window:>10,}"
+        )
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Send one prompt, stream the answer to stdout, then print usage and cost."""
+    from .catalog import ModelCatalog
+
+    with _client(args) as client:
+        stream = client.stream(
+            model=args.model, messages=[{"role": "user", "content": args.prompt}]
+        )
+        with stream:
+            for chunk in stream:
+                for choice in chunk.choices:
+                    if choice.delta is not None and isinstance(choice.delta.content, str):
+                        print(choice.delta.content, end="", flush=True)
+        print()
+        _print_cost(ModelCatalog.default(), stream.completion)
+    return 0
+
+
+def _print_cost(catalog, completion) -> None:
+    from .usage import Usage
+
+    usage = Usage.from_wire(completion.usage)
+    if usage is None:
+        print("(the relay reported no usage)", file=sys.stderr)
+        return
+    cost = catalog.cost(completion.model, usage)
+    line = (
+        f"[{completion.model}] {usage.prompt_tokens} prompt ({usage.cached_tokens} cached) + "
+        f"{usage.completion_tokens} completion tokens"
+    )
+    if cost is not None:
+        line += (
+            f" = ${cost.total_usd:.6f}; relay ¥{cost.relay_cny:.4f} vs direct "
+            f"¥{cost.direct_cny:.4f} (saves {cost.savings_ratio:.0%})"
+        )
+    print(line, file=sys.stderr)
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    """Monthly cost of a workload mix: ``model:requests:input_tokens:output_tokens[:cached]``."""
+    from decimal import Decimal
+
+    from .costs import SAMPLE_WORKLOAD, Workload, estimate_monthly, format_estimate_table
+
+    try:
+        lines = [Workload.parse(item) for item in args.workload] or list(SAMPLE_WORKLOAD)
+    except ValueError as exc:
+        print(f"holysheep estimate: {exc}", file=sys.stderr)
+        return 2
+    estimate = estimate_monthly(lines, market_cny_per_usd=Decimal(args.market_rate))
+    print(format_estimate_table(estimate))
+    return 0
+
+
+def cmd_emulate(args: argparse.Namespace) -> int:
+    """Serve the relay emulator on loopback until interrupted."""
+    from .testing.emulator import main as emulator_main
+
+    argv = ["--host", args.host, "--port", str(args.port)]
+    if args.emulator_key:
+        argv += ["--api-key", args.emulator_key]
+    return emulator_main(argv)
+
+
+@contextlib.contextmanager
+def _relay_for_demo() -> Iterator[object | None]:
+    """None (the real relay) when HOLYSHEEP_API_KEY is set, else a running emulator."""
+    if os.environ.get("HOLYSHEEP_API_KEY"):
+        yield None
+        return
+    from .testing import RelayEmulator
+
+    with RelayEmulator() as relay:
+        yield relay
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Show the package end to end: models, a chat, a stream, a retry, and what it all cost."""
+    from .demo import run_demo
+
+    with _relay_for_demo() as emulator:
+        return run_demo(emulator, api_key=args.api_key, base_url=args.base_url)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every sub-command."""
+    parser = argparse.ArgumentParser(prog="holysheep", description=__doc__.splitlines()[0])
+    parser.add_argument("--api-key", default=None, help="defaults to $HOLYSHEEP_API_KEY")
+    parser.add_argument("--base-url", default=None, help="defaults to $HOLYSHEEP_BASE_URL")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("models", help=cmd_models.__doc__).set_defaults(run=cmd_models)
+    chat = sub.add_parser("chat", help=cmd_chat.__doc__)
+    chat.add_argument("prompt")
+    chat.add_argument("--model", "-m", default="deepseek-v3.2")
+    chat.set_defaults(run=cmd_chat)
+    estimate = sub.add_parser("estimate", help=cmd_estimate.__doc__)
+    estimate.add_argument("workload", nargs="*", help="model:requests:input:output[:cached]")
+    estimate.add_argument("--market-rate", default="7.3", help="market CNY per USD")
+    estimate.set_defaults(run=cmd_estimate)
+    emulate = sub.add_parser("emulate", help=cmd_emulate.__doc__)
+    emulate.add_argument("--host", default="127.0.0.1")
+    emulate.add_argument("--port", type=int, default=8765)
+    emulate.add_argument("--emulator-key", default=None, help="require this key from clients")
+    emulate.set_defaults(run=cmd_emulate)
+    sub.add_parser("demo", help=cmd_demo.__doc__).set_defaults(run=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``holysheep`` script."""
+    from .errors import HolySheepError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except HolySheepError as exc:
+        print(f"holysheep: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
