@@ -291,7 +291,7 @@ def test_key_never_leaks(client, emulator, caplog) -> None:
         pickle.dumps(client)
 
 
-# ---------------------------------------------------------------- call info: usage, cost, attribution
+# ------------------------------------------------------- call info: usage, cost, attribution
 
 
 def test_call_info_prices_the_served_model_once(client, emulator, side) -> None:

@@ -1,0 +1,1 @@
+"""LangChain integration for the HolySheep relay (ChatHolySheep, cost callbacks)."""

@@ -1,0 +1,1 @@
+"""LlamaIndex integration for the HolySheep relay (the HolySheep LLM, cost handler)."""
