@@ -70,7 +70,13 @@ class _ClientBase:
         catalog: ModelCatalog | None = None,
         default_headers: Mapping[str, str] | None = None,
         max_connections: int = 100,
+        router: Any = None,
+        ledger: Any = None,
     ) -> None:
+        self.router = router
+        """A ``TaskRouter`` used for ``model="auto"`` (routing and fallbacks)."""
+        self.ledger = ledger
+        """A ``CostLedger`` that records every billed call once and enforces budgets."""
         self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
         self.base_url = resolve_base_url(base_url)
         self._timeout = timeout

@@ -442,3 +442,76 @@ def test_stop_ends_idle_keep_alive_connection() -> None:
         started = time.monotonic()
         emu.stop()
         assert time.monotonic() - started < 2
+
+
+# ---------------------------------------------------------------- replies that follow the contract
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "city": {"type": "string"},
+                "days": {"type": "integer"},
+                "unit": {"enum": ["c", "f"]},
+                "note": {"type": "string"},
+            },
+            "required": ["city", "days", "unit"],
+        },
+    },
+}
+
+
+def test_forced_tool_choice_gets_a_schema_shaped_call(client: httpx.Client) -> None:
+    body = {
+        "model": "gpt-4.1",
+        "messages": [{"role": "user", "content": "weather?"}],
+        "tools": [WEATHER_TOOL],
+        "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+    }
+    reply = client.post("/chat/completions", json=body).json()
+    call = reply["choices"][0]["message"]["tool_calls"][0]["function"]
+    assert call["name"] == "get_weather"
+    assert json.loads(call["arguments"]) == {"city": "example", "days": 1, "unit": "c"}
+    assert reply["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_json_schema_response_format_gets_a_matching_document(client: httpx.Client) -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "owner": {"$ref": "#/$defs/Person"},
+            "age": {"anyOf": [{"type": "integer"}, {"type": "null"}]},
+        },
+        "required": ["name", "tags", "owner", "age"],
+        "$defs": {
+            "Person": {
+                "type": "object",
+                "properties": {"ok": {"type": "boolean"}},
+                "required": ["ok"],
+            }
+        },
+    }
+    body = {
+        "model": "gpt-4.1",
+        "messages": [{"role": "user", "content": "extract"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
+    }
+    reply = client.post("/chat/completions", json=body).json()
+    document = json.loads(reply["choices"][0]["message"]["content"])
+    assert document == {"name": "example", "tags": [], "owner": {"ok": True}, "age": 1}
+
+
+def test_auto_tool_choice_still_echoes(client: httpx.Client) -> None:
+    body = {
+        "model": "gpt-4.1",
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [WEATHER_TOOL],
+    }
+    reply = client.post("/chat/completions", json=body).json()
+    assert reply["choices"][0]["message"]["content"] == "Echo: hi"

@@ -22,14 +22,13 @@ from urllib.parse import urlsplit
 
 from holysheep.testing._emulator_wire import (
     RecordedRequest,
-    Reply,
     completion_body,
     compute_usage,
-    echo_text,
     error_body,
     owned_by,
     stream_chunks,
 )
+from holysheep.testing._schema_reply import contract_reply
 
 if TYPE_CHECKING:
     from holysheep.testing.emulator import RelayEmulator
@@ -306,7 +305,7 @@ class RelayHandler(BaseHTTPRequestHandler):
     def _answer(self, body: dict[str, Any], model: str, messages: list[Any]) -> None:
         """Answer a valid chat request with the next scripted reply or an echo."""
         emu = self.server.emulator
-        reply = emu._take(emu._script) or Reply(content=echo_text(messages))
+        reply = emu._take(emu._script) or contract_reply(body, messages)
         tool_calls = reply.wire_tool_calls()
         usage = compute_usage(messages, reply, [c["function"]["arguments"] for c in tool_calls])
         ident = {
