@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 
+import holysheep
 import httpx
 import pytest
-
-import holysheep
 from holysheep import HolySheepClient, RetryPolicy
 
 from ..cassette_support import make_vcr, recording, relay_for_recording
@@ -51,8 +50,8 @@ def test_chat(relay) -> None:
 def test_stream_with_usage(relay) -> None:
     key, url = relay
     with vcr.use_cassette("stream.yaml") as cassette, HolySheepClient(key, url) as client:
-        with client.stream(model="gemini-2.5-flash", messages=HELLO, max_tokens=50) as stream:
-            chunks = list(stream)
+        stream = client.stream(model="gemini-2.5-flash", messages=HELLO, max_tokens=50)
+        chunks = list(stream)
     assert cassette.all_played or recording()
     assert len(chunks) > 2
     assert stream.completion.text
@@ -63,8 +62,12 @@ def test_forced_tool_call(relay) -> None:
     key, url = relay
     choice = {"type": "function", "function": {"name": "get_weather"}}
     with vcr.use_cassette("tool_call.yaml") as cassette, HolySheepClient(key, url) as client:
-        reply = client.chat(model="gpt-4.1", messages=[{"role": "user", "content": "Paris?"}],
-                            tools=TOOLS, tool_choice=choice)
+        reply = client.chat(
+            model="gpt-4.1",
+            messages=[{"role": "user", "content": "Paris?"}],
+            tools=TOOLS,
+            tool_choice=choice,
+        )
     assert cassette.all_played or recording()
     call = reply.message.tool_calls[0]
     assert call.function.name == "get_weather"
@@ -73,8 +76,9 @@ def test_forced_tool_call(relay) -> None:
 
 def test_unknown_model_error(relay) -> None:
     key, url = relay
+    unknown = pytest.raises(holysheep.ModelNotFoundError, match=r"did you mean 'gpt-4\.1'")
     with vcr.use_cassette("unknown_model.yaml") as cassette, HolySheepClient(key, url) as client:
-        with pytest.raises(holysheep.ModelNotFoundError, match="did you mean 'gpt-4.1'"):
+        with unknown:  # noqa: SIM117 - a long line otherwise
             client.chat(model="gpt4.1", messages=HELLO, retry=RetryPolicy(max_attempts=1))
     assert cassette.all_played or recording()
 
@@ -84,9 +88,10 @@ def test_list_models_async(relay) -> None:
 
     async def run() -> list[str]:
         # vcrpy patches httpx's own async transport, so this test hands the client one.
-        async with httpx.AsyncClient() as http, HolySheepClient(
-            key, url, http_async_client=http
-        ) as client:
+        async with (
+            httpx.AsyncClient() as http,
+            HolySheepClient(key, url, http_async_client=http) as client,
+        ):
             return [m.id for m in await client.alist_models()]
 
     with vcr.use_cassette("models.yaml") as cassette:
