@@ -69,28 +69,28 @@ class _ChoiceParts:
         self.finish_reason: str | None = None
 
     def add(self, delta: ChunkDelta) -> None:
-        if delta.role:
-            self.role = delta.role
         content = delta.content
-        if isinstance(content, str):
+        if content.__class__ is str:  # the hot path: one text piece
             if content:
                 self.content.append(content)
         elif content:
             self._add_parts(content)
+        if delta.role:
+            self.role = delta.role
         # DeepSeek/xAI/Z.ai say reasoning_content, OpenRouter/Groq say reasoning.
         reasoning = delta.reasoning_content or delta.reasoning
         if reasoning:
             self.reasoning.append(reasoning)
+        if delta.tool_calls:
+            for tc in delta.tool_calls:
+                self._add_tool_call(tc)
+        if delta.refusal:
+            self.refusal.append(delta.refusal)
         extra = delta.__pydantic_extra__
         if extra:
             details = extra.get("reasoning_details")
             if details:  # openrouter-stream-reasoning-details
                 self.reasoning_details.extend(details)
-        if delta.refusal:
-            self.refusal.append(delta.refusal)
-        if delta.tool_calls:
-            for tc in delta.tool_calls:
-                self._add_tool_call(tc)
 
     def _add_parts(self, parts: list[Any]) -> None:
         """Content as a list of parts (mistral-stream-magistral-thinking-parts)."""
@@ -181,22 +181,25 @@ class StreamAccumulator:
     def add(self, chunk: ChatCompletionChunk, request_id: str | None = None) -> None:
         """Fold one chunk in; raises ``StreamError`` when the chunk carries an error."""
         self.chunks += 1
-        if chunk.id and not self.id:  # azure-stream-model-router: first chunk has id ""
+        if not self.id and chunk.id:  # azure-stream-model-router: first chunk has id ""
             self.id = chunk.id
-        if chunk.model:
-            self.model = chunk.model
-        if chunk.created and self.created is None:
+        model = chunk.model
+        if model:
+            self.model = model
+        if self.created is None:
             self.created = chunk.created
         if chunk.system_fingerprint:
             self.system_fingerprint = chunk.system_fingerprint
         if chunk.usage is not None:
             self.usage = chunk.usage
+        choices = self.choices
         for choice in chunk.choices:
-            parts = self.choices.get(choice.index)
+            parts = choices.get(choice.index)
             if parts is None:
-                parts = self.choices[choice.index] = _ChoiceParts()
-            if choice.delta is not None:
-                parts.add(choice.delta)
+                parts = choices[choice.index] = _ChoiceParts()
+            delta = choice.delta
+            if delta is not None:
+                parts.add(delta)
             if choice.finish_reason:
                 parts.finish_reason = choice.finish_reason
         if chunk.error is not None:  # openrouter-stream-keepalive-error-in-200

@@ -45,7 +45,7 @@ _DEFAULT_READ_TIMEOUT = 120.0
 class _Call:
     """One prepared request: what to send, where, with which timeout and retry policy."""
 
-    url: str
+    url: httpx.URL
     body: bytes
     model: str
     timeout: httpx.Timeout
@@ -79,6 +79,7 @@ class _ClientBase:
         """A ``CostLedger`` that records every billed call once and enforces budgets."""
         self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
         self.base_url = resolve_base_url(base_url)
+        self._chat_url = httpx.URL(f"{self.base_url}/chat/completions")  # parsed once, not per call
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         if retry is None:
@@ -177,7 +178,7 @@ class _ClientBase:
         if options.get("extra_headers"):
             headers = {**headers, **{k.lower(): v for k, v in options["extra_headers"].items()}}
         return _Call(
-            url=f"{self.base_url}/chat/completions",
+            url=self._chat_url,
             body=body,
             model=model,
             timeout=timeout,
@@ -249,7 +250,7 @@ class _ClientBase:
             streamed=call.stream,
             request_id=request_id,
         )
-        completion._call_info = info
+        completion.__pydantic_private__["_call_info"] = info  # skips BaseModel.__setattr__
         logger.debug(
             "holysheep: %s %s on %s in %.3f s, %d attempt(s)",
             "stream" if call.stream else "chat",

@@ -9,16 +9,18 @@ and pytest-asyncio both do), so no connection or session outlives its loop.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import platform
 import weakref
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from .errors import APIConnectionError, APITimeoutError
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["USER_AGENT", "AsyncClientPool", "build_sync_client", "mapped_transport_errors"]
 
@@ -65,7 +67,7 @@ def build_async_client(max_connections: int = 100) -> httpx.AsyncClient:
 
 
 @contextlib.contextmanager
-def mapped_transport_errors(url: str) -> Iterator[None]:
+def mapped_transport_errors(url: str | httpx.URL) -> Iterator[None]:
     """Turn httpx transport failures into ``APITimeoutError`` / ``APIConnectionError``."""
     try:
         yield
@@ -95,6 +97,8 @@ class AsyncClientPool:
         """The client bound to the running loop, created on first use in that loop."""
         if self._user_client is not None:
             return self._user_client
+        import asyncio  # here, not at import: sync-only users never pay for asyncio
+
         loop = asyncio.get_running_loop()
         entry = self._clients.get(loop)
         if entry is not None:
@@ -107,6 +111,8 @@ class AsyncClientPool:
 
     async def aclose(self) -> None:
         """Close the running loop's client (other loops close theirs when they shut down)."""
+        import asyncio
+
         with contextlib.suppress(RuntimeError):
             loop = asyncio.get_running_loop()
             entry = self._clients.pop(loop, None)

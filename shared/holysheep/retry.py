@@ -8,7 +8,6 @@ by the client only before their first chunk reached the caller.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
@@ -106,6 +105,8 @@ class RetryPolicy:
                 if delay is None:
                     raise
                 _log_retry(attempt, delay, exc)
+                import asyncio  # lazily: importing asyncio costs ~8 ms for sync-only users
+
                 await asyncio.sleep(delay)
 
 

@@ -38,7 +38,7 @@ __all__ = [
 class _Wire(BaseModel):
     """Base of every wire model: keeps unknown fields, allows field names starting with model_."""
 
-    model_config = ConfigDict(extra="allow", protected_namespaces=())
+    model_config = ConfigDict(extra="allow", protected_namespaces=(), defer_build=True)
 
 
 # ---------------------------------------------------------------- usage
