@@ -18,6 +18,7 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from ._config import resolve_api_key, resolve_base_url
+from ._orchestrate import AUTO, Metering, adrive, drive, plan_for, retarget, route_of
 from ._stream import AsyncChatStream, ChatStream
 from ._transport import (
     USER_AGENT,
@@ -33,6 +34,7 @@ from .wire import ChatCompletion, ChatRequest, ModelInfo, ModelList
 
 if TYPE_CHECKING:
     from .catalog import ModelCatalog
+    from .routing import RoutePlan, TaskRouter
 
 __all__ = ["HolySheepClient"]
 
@@ -46,6 +48,7 @@ class _Call:
     """One prepared request: what to send, where, with which timeout and retry policy."""
 
     url: httpx.URL
+    data: dict[str, Any]
     body: bytes
     model: str
     timeout: httpx.Timeout
@@ -53,6 +56,7 @@ class _Call:
     retry: RetryPolicy | None
     stream: bool
     attribution: Attribution
+    user_timeout: httpx.Timeout | None = None
 
 
 class _ClientBase:
@@ -161,27 +165,22 @@ class _ClientBase:
         else:
             data.pop("stream", None)
             data.pop("stream_options", None)
-        try:
-            body = ChatRequest.model_validate(data).to_json()
-        except ValidationError as exc:
-            raise BadRequestError(
-                f"the chat request is malformed: {exc.errors(include_url=False)[:3]}; "
-                "pass model=... and messages=[{'role': 'user', 'content': '...'}]"
-            ) from None
+        body = self._serialize(data)
         model = data["model"]
-        timeout = options.get("timeout")
-        if timeout is None:
-            timeout = self._timeout_for(model)
-        elif not isinstance(timeout, httpx.Timeout):
-            timeout = httpx.Timeout(timeout, connect=min(self._connect_timeout, timeout))
+        user_timeout = options.get("timeout")
+        if user_timeout is not None and not isinstance(user_timeout, httpx.Timeout):
+            connect = min(self._connect_timeout, user_timeout)
+            user_timeout = httpx.Timeout(user_timeout, connect=connect)
         headers = self._auth_headers()
         if options.get("extra_headers"):
             headers = {**headers, **{k.lower(): v for k, v in options["extra_headers"].items()}}
         return _Call(
             url=self._chat_url,
+            data=data,
             body=body,
             model=model,
-            timeout=timeout,
+            timeout=user_timeout or self._timeout_for(model),
+            user_timeout=user_timeout,
             headers=headers,
             retry=options.get("retry"),
             stream=stream,
@@ -193,8 +192,46 @@ class _ClientBase:
             ),
         )
 
+    @staticmethod
+    def _serialize(data: dict[str, Any]) -> bytes:
+        """Validate a request body once and serialize it for the wire."""
+        try:
+            return ChatRequest.model_validate(data).to_json()
+        except ValidationError as exc:
+            raise BadRequestError(
+                f"the chat request is malformed: {exc.errors(include_url=False)[:3]}; "
+                "pass model=... and messages=[{'role': 'user', 'content': '...'}]"
+            ) from None
+
     def _retry_for(self, call: _Call) -> RetryPolicy:
         return call.retry or self.retry
+
+    def routing(self) -> TaskRouter:
+        """The router for ``model="auto"``: the one given, else a default one built once."""
+        if self.router is None:
+            from .routing import TaskRouter
+
+            self.router = TaskRouter(catalog=self.catalog, ledger=self.ledger)
+        return self.router
+
+    def _settle(
+        self,
+        call: _Call,
+        completion: ChatCompletion,
+        meter: Metering,
+        plan: RoutePlan | None,
+        *,
+        attempts: int,
+        started: float,
+        request_id: str | None,
+    ) -> CallInfo:
+        """After a billed call: price it once, attach the route, record it in the ledger."""
+        info = self._call_info(
+            call, completion, attempts=attempts, started=started, request_id=request_id,
+            route=route_of(plan, call.model),
+        )
+        meter.settle(info)
+        return info
 
     def _error(self, response: httpx.Response, body: bytes, model: str | None) -> APIError:
         try:
@@ -229,6 +266,7 @@ class _ClientBase:
         attempts: int,
         started: float,
         request_id: str | None,
+        route: Any = None,
     ) -> CallInfo:
         """Price the call once and describe it; unknown models warn and cost ``None``."""
         usage = Usage.from_wire(completion.usage)
@@ -249,6 +287,7 @@ class _ClientBase:
             attempts=attempts,
             streamed=call.stream,
             request_id=request_id,
+            route=route,
         )
         completion.__pydantic_private__["_call_info"] = info  # skips BaseModel.__setattr__
         logger.debug(
@@ -367,6 +406,74 @@ class HolySheepClient(_ClientBase):
                 raise self._error(response, body, call.model)
         return response
 
+    def _chat_call(self, call: _Call, plan: RoutePlan | None) -> ChatCompletion:
+        meter = Metering(self, call)
+        started, attempts = time.monotonic(), []
+        try:
+            completion = self._retry_for(call).call(lambda: self._send(call, attempts))
+        except BaseException:
+            meter.release()
+            raise
+        self._settle(call, completion, meter, plan, attempts=len(attempts), started=started,
+                     request_id=attempts[-1])
+        return completion
+
+    async def _achat_call(self, call: _Call, plan: RoutePlan | None) -> ChatCompletion:
+        meter = Metering(self, call)
+        started, attempts = time.monotonic(), []
+        try:
+            completion = await self._retry_for(call).acall(lambda: self._asend(call, attempts))
+        except BaseException:
+            meter.release()
+            raise
+        self._settle(call, completion, meter, plan, attempts=len(attempts), started=started,
+                     request_id=attempts[-1])
+        return completion
+
+    def _open_stream(self, stream: ChatStream) -> Any:
+        """Open a stream up to its first chunk: budget, routing and retries included."""
+        call = stream._call
+        if call.model != AUTO:
+            return self._open_stream_call(stream, call, None)
+        plan = plan_for(self, call)
+        return drive(
+            plan, lambda m: self._open_stream_call(stream, retarget(self, call, plan, m), plan)
+        )
+
+    async def _aopen_stream(self, stream: AsyncChatStream) -> Any:
+        """Open a stream up to its first chunk (async twin of ``_open_stream``)."""
+        call = stream._call
+        if call.model != AUTO:
+            return await self._aopen_stream_call(stream, call, None)
+        plan = plan_for(self, call)
+        return await adrive(
+            plan, lambda m: self._aopen_stream_call(stream, retarget(self, call, plan, m), plan)
+        )
+
+    def _open_stream_call(self, stream: ChatStream, call: _Call, plan: RoutePlan | None) -> Any:
+        stream._call, stream._plan = call, plan
+        meter = Metering(self, call)
+        try:
+            opened = self._retry_for(call).call(stream._open)
+        except BaseException:
+            meter.release()
+            raise
+        stream._meter = meter
+        return opened
+
+    async def _aopen_stream_call(
+        self, stream: AsyncChatStream, call: _Call, plan: RoutePlan | None
+    ) -> Any:
+        stream._call, stream._plan = call, plan
+        meter = Metering(self, call)
+        try:
+            opened = await self._retry_for(call).acall(stream._open)
+        except BaseException:
+            meter.release()
+            raise
+        stream._meter = meter
+        return opened
+
     # ------------------------------------------------------------ public calls
 
     def chat(
@@ -387,24 +494,22 @@ class HolySheepClient(_ClientBase):
             HolySheepError: a subclass saying what went wrong and what to do.
         """
         call = self._prepare(request, params, stream=False)
-        started, attempts = time.monotonic(), []
-        completion = self._retry_for(call).call(lambda: self._send(call, attempts))
-        self._call_info(
-            call, completion, attempts=len(attempts), started=started, request_id=attempts[-1]
-        )
-        return completion
+        if call.model != AUTO:
+            return self._chat_call(call, None)
+        plan = plan_for(self, call)
+        return drive(plan, lambda model: self._chat_call(retarget(self, call, plan, model), plan))
 
     async def achat(
         self, request: ChatRequest | Mapping[str, Any] | None = None, /, **params: Any
     ) -> ChatCompletion:
         """Send one chat completion and return the relay's answer (async twin of ``chat``)."""
         call = self._prepare(request, params, stream=False)
-        started, attempts = time.monotonic(), []
-        completion = await self._retry_for(call).acall(lambda: self._asend(call, attempts))
-        self._call_info(
-            call, completion, attempts=len(attempts), started=started, request_id=attempts[-1]
+        if call.model != AUTO:
+            return await self._achat_call(call, None)
+        plan = plan_for(self, call)
+        return await adrive(
+            plan, lambda model: self._achat_call(retarget(self, call, plan, model), plan)
         )
-        return completion
 
     def stream(
         self, request: ChatRequest | Mapping[str, Any] | None = None, /, **params: Any

@@ -23,7 +23,9 @@ from .wire import ChatCompletion, ChatCompletionChunk
 
 if TYPE_CHECKING:
     from ._client import HolySheepClient, _Call
+    from ._orchestrate import Metering
     from .calls import CallInfo
+    from .routing import RoutePlan
 
 __all__ = ["AsyncChatStream", "ChatStream", "decode_event"]
 
@@ -95,6 +97,8 @@ class _StreamBase:
         self.request_id: str | None = None
         self.call_info: CallInfo | None = None
         """Usage, cost and attribution, set once the stream ends (``None`` before)."""
+        self._meter: Metering | None = None
+        self._plan: RoutePlan | None = None
 
     @property
     def completion(self) -> ChatCompletion:
@@ -188,7 +192,7 @@ class ChatStream(_StreamBase):
                 response.close()
 
     def _chunks(self) -> Iterator[ChatCompletionChunk]:
-        response, events, chunk = self._client._retry_for(self._call).call(self._open)
+        response, events, chunk = self._client._open_stream(self)
         acc, rid = self._acc, self.request_id
         try:
             yield chunk
@@ -257,7 +261,7 @@ class AsyncChatStream(_StreamBase):
                 await response.aclose()
 
     async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
-        response, events, chunk = await self._client._retry_for(self._call).acall(self._open)
+        response, events, chunk = await self._client._aopen_stream(self)
         acc, rid = self._acc, self.request_id
         try:
             yield chunk
