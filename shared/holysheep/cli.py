@@ -78,18 +78,30 @@ def _print_cost(catalog, completion) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    """Monthly cost of a workload mix: ``model:requests:input_tokens:output_tokens[:cached]``."""
+    """Monthly cost of a workload mix: ``model:requests:in:out[:cached]`` or ``MODEL=TOKENS``."""
     from decimal import Decimal
 
+    from . import _cli_ledger
     from .costs import SAMPLE_WORKLOAD, Workload, estimate_monthly, format_estimate_table
 
+    if any("=" in item for item in args.workload):  # monthly output tokens per model
+        try:
+            print(
+                _cli_ledger.estimate_tokens_mix(
+                    args.workload, as_json=args.json, market_rate=Decimal(args.market_rate)
+                )
+            )
+        except ValueError as exc:
+            print(f"holysheep estimate: {exc}", file=sys.stderr)
+            return 2
+        return 0
     try:
         lines = [Workload.parse(item) for item in args.workload] or list(SAMPLE_WORKLOAD)
     except ValueError as exc:
         print(f"holysheep estimate: {exc}", file=sys.stderr)
         return 2
     estimate = estimate_monthly(lines, market_cny_per_usd=Decimal(args.market_rate))
-    print(format_estimate_table(estimate))
+    print(_cli_ledger.estimate_json(estimate) if args.json else format_estimate_table(estimate))
     return 0
 
 
@@ -135,8 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--model", "-m", default="deepseek-v3.2")
     chat.set_defaults(run=cmd_chat)
     estimate = sub.add_parser("estimate", help=cmd_estimate.__doc__)
-    estimate.add_argument("workload", nargs="*", help="model:requests:input:output[:cached]")
+    estimate.add_argument(
+        "workload",
+        nargs="*",
+        help="model:requests:input:output[:cached], or MODEL=TOKENS (monthly output tokens: 6M)",
+    )
     estimate.add_argument("--market-rate", default="7.3", help="market CNY per USD")
+    estimate.add_argument("--json", action="store_true", help="print JSON")
     estimate.set_defaults(run=cmd_estimate)
     emulate = sub.add_parser("emulate", help=cmd_emulate.__doc__)
     emulate.add_argument("--host", default="127.0.0.1")
@@ -144,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--emulator-key", default=None, help="require this key from clients")
     emulate.set_defaults(run=cmd_emulate)
     sub.add_parser("demo", help=cmd_demo.__doc__).set_defaults(run=cmd_demo)
+    from . import _cli_ledger
+
+    _cli_ledger.register(sub)  # report
     return parser
 
 

@@ -47,6 +47,8 @@ class Fault:
     retry_after: float | None
     body: dict[str, Any] | None
     code: str | None
+    model: str | None = None
+    """Only requests for this model id take the fault; ``None`` = any request."""
 
 
 @dataclass(frozen=True)
@@ -272,7 +274,7 @@ class RelayHandler(BaseHTTPRequestHandler):
                 return
         body = payload if isinstance(payload, dict) else {}
         model = body.get("model")
-        fault = emu._take(emu._faults)
+        fault = emu._take_fault(model)
         if fault is not None:
             headers = {}
             if fault.retry_after is not None:
@@ -315,12 +317,16 @@ class RelayHandler(BaseHTTPRequestHandler):
             "tool_calls": tool_calls,
         }
         if body.get("stream") is not True:
+            emu._bill(ident["model"], usage)
             self._send_json(200, completion_body(reply, usage=usage, **ident))
             return
         options = body.get("stream_options")
         include = isinstance(options, dict) and options.get("include_usage") is True
         chunks = stream_chunks(reply, usage=usage if include else None, **ident)
-        self._stream(chunks, emu._take(emu._stream_faults))
+        fault = emu._take(emu._stream_faults)
+        if include and fault is None:
+            emu._bill(ident["model"], usage)
+        self._stream(chunks, fault)
 
     def _stream(self, chunks: list[dict[str, Any]], fault: StreamFault | None) -> None:
         """Write SSE frames, then ``[DONE]``, a cut, or an error frame."""

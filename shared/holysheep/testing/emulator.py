@@ -56,6 +56,9 @@ class RelayEmulator:
         models: Model ids served by ``GET /models`` and accepted by chat.
         latency: Seconds slept before answering each chat request (settable).
         requests: Every request received, secrets redacted.
+        billed: ``(served model, usage dict)`` of every reply that carried usage to the client
+            (a JSON answer, or a stream that asked for usage and was not cut), in order: what
+            the relay would bill, for checking ledgers against it.
     """
 
     def __init__(
@@ -74,6 +77,7 @@ class RelayEmulator:
         self.models: tuple[str, ...] = tuple(DEFAULT_MODELS if models is None else models)
         self.latency = float(latency)
         self.requests: list[RecordedRequest] = []
+        self.billed: list[tuple[str, dict[str, Any]]] = []
         self._requested_port = port
         self._api_key = api_key
         self._initial_latency = float(latency)
@@ -174,10 +178,17 @@ class RelayEmulator:
         retry_after: float | None = None,
         body: dict[str, Any] | None = None,
         code: str | None = None,
+        model: str | None = None,
     ) -> None:
-        """Answer the next ``times`` chat requests with HTTP ``status`` and an OpenAI error body."""
+        """Answer the next ``times`` chat requests with HTTP ``status`` and an OpenAI error body.
+
+        With ``model``, only requests for that model id take the fault (others pass it by), so
+        one model can be "down" while the rest answer; without it any request takes it.
+        """
         with self._lock:
-            self._faults.extend(Fault(status, retry_after, body, code) for _ in range(times))
+            self._faults.extend(
+                Fault(status, retry_after, body, code, model) for _ in range(times)
+            )
 
     def cut_stream(self, after_chunks: int = 2, *, times: int = 1) -> None:
         """Drop the next ``times`` streams after ``after_chunks`` data frames (no ``[DONE]``)."""
@@ -205,6 +216,7 @@ class RelayEmulator:
             self._faults.clear()
             self._stream_faults.clear()
             self.requests.clear()
+            self.billed.clear()
             self.latency = self._initial_latency
 
     # ------------------------------------------------------------ used by the handler
@@ -214,10 +226,24 @@ class RelayEmulator:
         with self._lock:
             return queue.popleft() if queue else None
 
+    def _take_fault(self, model: Any) -> Fault | None:
+        """Remove and return the first queued fault for ``model`` (or for any model)."""
+        with self._lock:
+            for i, fault in enumerate(self._faults):
+                if fault.model is None or fault.model == model:
+                    del self._faults[i]
+                    return fault
+            return None
+
     def _record(self, request: RecordedRequest) -> None:
         """Append a recorded request."""
         with self._lock:
             self.requests.append(request)
+
+    def _bill(self, model: str, usage: dict[str, Any]) -> None:
+        """Append the usage of a reply that reached the client."""
+        with self._lock:
+            self.billed.append((model, usage))
 
     def _authorized(self, header: str) -> bool:
         """Whether an ``Authorization`` header value is accepted."""

@@ -1,0 +1,360 @@
+"""``CostLedger``: every billed call recorded once, totals by any attribution, enforced budgets.
+
+The façade does what needs no storage (choosing the backend, canonical model ids, the clock,
+building entries and refusal messages); the backend (``memory``, ``sqlite``, ``redis``) does each
+reserve and settle atomically. Backends are imported only when chosen, so ``import holysheep``
+loads neither ``sqlite3`` nor ``redis``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from holysheep.calls import Attribution, CallInfo
+from holysheep.errors import ConfigurationError
+
+from ._aggregate import build_query
+from ._backend import Facets, LedgerBackend
+from ._budgets import exceeded_error
+from ._model import PERIODS, SCOPES, Budget, BudgetStatus, LedgerEntry, Reservation, TotalsRow
+
+if TYPE_CHECKING:
+    from holysheep.catalog import ModelCatalog
+
+    from ._model import Period, Scope
+
+__all__ = ["LEDGER_ENV", "CostLedger", "open_backend", "redact_url"]
+
+LEDGER_ENV = "HOLYSHEEP_LEDGER"
+"""Chooses the ledger: ``memory`` (default), ``sqlite:///path.db`` or ``redis://host:port/db``."""
+_NO_ATTRIBUTION = Attribution()
+
+
+def open_backend(url: str) -> LedgerBackend:
+    """The backend a ledger URL names; ``ConfigurationError`` for anything else.
+
+    ``sqlite:///relative/path.db`` and ``sqlite:////absolute/path.db`` follow SQLAlchemy.
+    """
+    url = url.strip()
+    if url in ("", "memory", "memory://"):
+        from ._memory import MemoryBackend
+
+        return MemoryBackend()
+    if url.startswith("sqlite:///"):
+        from ._sqlite import SQLiteBackend
+
+        return SQLiteBackend(url[len("sqlite:///") :])
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            from ._redis import RedisBackend
+        except ImportError as exc:
+            raise ConfigurationError(
+                "a Redis ledger needs the redis package: pip install 'holysheep[redis]'"
+            ) from exc
+        return RedisBackend(url)
+    raise ConfigurationError(
+        f"unknown ledger {redact_url(url)!r}: use 'memory', 'sqlite:///path.db' or "
+        f"'redis://host:port/db' (the backend argument or {LEDGER_ENV})"
+    )
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for reprs, logs and reports)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _decimal(value: Decimal | str | float | int, name: str) -> Decimal:
+    """A finite, non-negative Decimal (floats through ``str``, so 0.1 stays 0.1)."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    try:
+        dec = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except ArithmeticError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not dec.is_finite() or dec < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return dec
+
+
+class CostLedger:
+    """Records every billed call once and enforces budgets with reservations.
+
+    Example:
+        ```python
+        ledger = CostLedger("sqlite:///ledger.db")
+        ledger.set_budget("5.00", scope="user", key="alice", period="day")
+        hold = ledger.reserve("gpt-4.1", estimate_call_usd(spec, messages, 500), attribution)
+        try:
+            reply = client.chat(model="gpt-4.1", messages=messages, max_tokens=500)
+        except Exception:
+            ledger.release(hold)
+            raise
+        ledger.settle(hold, reply.call_info)
+        ledger.totals(["user", "model"])
+        ```
+    """
+
+    def __init__(
+        self,
+        backend: str | LedgerBackend | None = None,
+        *,
+        catalog: ModelCatalog | None = None,
+        reservation_ttl_s: float = 900.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        """Open a ledger.
+
+        Args:
+            backend: ``memory``, ``sqlite:///path.db``, ``redis://host:port/db`` or a backend
+                object; ``None`` reads ``HOLYSHEEP_LEDGER`` (default ``memory``).
+            catalog: Resolves model names to catalogue ids for ``model`` budgets (default:
+                ``ModelCatalog.default()``, loaded on first use).
+            reservation_ttl_s: Seconds after which an unsettled reservation stops counting (the
+                caller crashed); longer than your slowest call.
+            clock: Epoch seconds now (``time.time``); tests inject their own.
+        """
+        if reservation_ttl_s <= 0:
+            raise ValueError("reservation_ttl_s must be > 0 seconds")
+        if backend is None:
+            backend = os.environ.get(LEDGER_ENV, "").strip() or "memory"
+        self._backend: LedgerBackend = (
+            open_backend(backend) if isinstance(backend, str) else backend
+        )
+        self._catalog = catalog
+        self.reservation_ttl_s = float(reservation_ttl_s)
+        self._clock = clock or time.time
+        self._canonical_ids: dict[str, str] = {}
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> CostLedger:
+        """The ledger a URL names (``memory``, ``sqlite:///...``, ``redis://...``)."""
+        return cls(url, **options)
+
+    @property
+    def url(self) -> str:
+        """The backend's URL (pass it to another process to share this ledger)."""
+        return self._backend.url
+
+    @property
+    def backend(self) -> LedgerBackend:
+        """The storage backend."""
+        return self._backend
+
+    def __repr__(self) -> str:
+        return f"CostLedger({redact_url(self.url)!r})"
+
+    def __reduce__(self) -> Any:
+        if self.url == "memory":
+            raise TypeError(
+                "a memory ledger lives in one process; share sqlite:///... or redis://... instead"
+            )
+        return (CostLedger, (self.url,), {"reservation_ttl_s": self.reservation_ttl_s})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.reservation_ttl_s = state["reservation_ttl_s"]
+
+    def close(self) -> None:
+        """Release the backend's connections; safe to call twice."""
+        self._backend.close()
+
+    def __enter__(self) -> CostLedger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ models
+
+    def canonical_model(self, model: str) -> str:
+        """The catalogue id of ``model`` (aliases and dated ids resolved), else ``model``."""
+        found = self._canonical_ids.get(model)
+        if found is None:
+            if self._catalog is None:
+                from holysheep.catalog import ModelCatalog
+
+                self._catalog = ModelCatalog.default()
+            spec = self._catalog.find(model)
+            found = spec.id if spec is not None else model
+            if len(self._canonical_ids) < 4096:
+                self._canonical_ids[model] = found
+        return found
+
+    # ------------------------------------------------------------ budgets
+
+    def set_budget(
+        self,
+        limit_usd: Decimal | str | float,
+        *,
+        scope: Scope = "global",
+        key: str | None = None,
+        period: Period = "month",
+    ) -> Budget:
+        """Add or replace the budget for ``scope``/``key``/``period`` (shared by the backend).
+
+        Spending in the current window is recomputed from the recorded calls, so a budget set
+        mid-month already counts what the month has cost.
+
+        Args:
+            limit_usd: The most calls in one window may cost, in USD at list price.
+            scope: ``global``, ``user``, ``app``, ``task`` or ``model``.
+            key: The user, app, task label or model (any alias) the budget is for; none for
+                ``global``.
+            period: ``day`` or ``month`` (UTC calendar windows) or ``all``.
+
+        Raises:
+            ValueError: a bad scope, period, key or limit.
+        """
+        budget = self._budget(limit_usd, scope, key, period)
+        self._backend.put_budget(budget, self._clock(), self.canonical_model)
+        return budget
+
+    def remove_budget(
+        self, *, scope: Scope = "global", key: str | None = None, period: Period = "month"
+    ) -> bool:
+        """Remove a budget; False when there was none."""
+        return self._backend.delete_budget(self._budget(0, scope, key, period).id)
+
+    def _budget(self, limit: Any, scope: str, key: str | None, period: str) -> Budget:
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
+        if period not in PERIODS:
+            raise ValueError(f"period must be one of {', '.join(PERIODS)}, got {period!r}")
+        if scope == "global":
+            if key is not None:
+                raise ValueError("a global budget takes no key")
+        elif not isinstance(key, str) or not key.strip():
+            raise ValueError(f"a {scope} budget needs key=<the {scope} it is for>")
+        elif scope == "model":
+            key = self.canonical_model(key)
+        return Budget(scope, key, period, _decimal(limit, "limit_usd"))  # type: ignore[arg-type]
+
+    def budgets(self) -> list[Budget]:
+        """Every budget, ordered by id."""
+        return self._backend.budgets()
+
+    def budget_status(
+        self, attribution: Attribution | None = None, model: str | None = None
+    ) -> list[BudgetStatus]:
+        """Spent, reserved and remaining per budget in its current window.
+
+        With neither argument, every budget; otherwise those a call with this attribution (and
+        model) would count against.
+        """
+        facets = None
+        if attribution is not None or model is not None:
+            att = attribution or _NO_ATTRIBUTION
+            models = (self.canonical_model(model),) if model else ()
+            facets = Facets(att.user, att.app, att.task, models)
+        return self._backend.status(facets, self._clock())
+
+    def remaining_usd(self, attribution: Attribution, model: str | None = None) -> Decimal | None:
+        """The tightest remaining budget for such a call; ``None`` when no budget applies."""
+        status = self.budget_status(attribution or _NO_ATTRIBUTION, model)
+        return min((s.remaining_usd for s in status), default=None)
+
+    # ------------------------------------------------------------ calls
+
+    def reserve(
+        self,
+        model: str,
+        estimated_usd: Decimal | str | float,
+        attribution: Attribution | None = None,
+    ) -> Reservation:
+        """Hold ``estimated_usd`` against every budget that applies, or refuse the call.
+
+        Args:
+            model: The model about to be called (for ``model`` budgets).
+            estimated_usd: What the call may cost at most (``estimate_call_usd``).
+            attribution: Task, user, app and tags of the call.
+
+        Returns:
+            The reservation to pass to ``settle`` (or ``release`` if the call fails).
+
+        Raises:
+            BudgetExceededError: the call could cross a budget; nothing should be sent.
+        """
+        amount = _decimal(estimated_usd, "estimated_usd")
+        att = attribution or _NO_ATTRIBUTION
+        canonical = self.canonical_model(model)
+        now = self._clock()
+        reservation = Reservation(
+            uuid.uuid4().hex, canonical, amount, att, now + self.reservation_ttl_s
+        )
+        outcome = self._backend.reserve(reservation, now)
+        if outcome is True:
+            return reservation
+        if outcome is False:
+            return Reservation(
+                reservation.id, canonical, amount, att, reservation.expires_at, False
+            )
+        raise exceeded_error(outcome, canonical, amount, now)
+
+    def settle(self, reservation: Reservation | None, info: CallInfo) -> LedgerEntry | None:
+        """Record the call once, charge its budgets and release its reservation, atomically.
+
+        Returns:
+            The new entry, or ``None`` when this call (id and request id) was recorded before.
+        """
+        now = self._clock()
+        if info.id or info.request_id:
+            key = f"{info.id}|{info.request_id or ''}"
+        else:  # nothing identifies the call: it cannot be deduplicated
+            key = f"anon-{uuid.uuid4().hex}"
+        entry = LedgerEntry.from_call(info, now, key)
+        models = (self.canonical_model(info.model), self.canonical_model(info.requested_model))
+        hold = reservation.id if reservation is not None and reservation.held else None
+        return entry if self._backend.commit(entry, models, hold, now) else None
+
+    def record(self, info: CallInfo) -> LedgerEntry | None:
+        """Record a call made without a reservation (callbacks, other clients); idempotent."""
+        return self.settle(None, info)
+
+    def release(self, reservation: Reservation | None) -> None:
+        """Drop the reservation of a call that failed (nothing was billed)."""
+        if reservation is not None and reservation.held:
+            self._backend.release(reservation.id)
+
+    # ------------------------------------------------------------ reading
+
+    def totals(
+        self,
+        group_by: Sequence[str] | str = ("model",),
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        **filters: Any,
+    ) -> list[TotalsRow]:
+        """Sums of the recorded calls per group, ordered by group keys.
+
+        Args:
+            group_by: Any of ``model`` (served), ``requested_model``, ``task``, ``user``,
+                ``app``, ``tag:<name>``, ``day``, ``month``; empty for one grand total.
+            since: Only calls at or after this time (naive means UTC).
+            until: Only calls before this time.
+            **filters: Equality filters on the same names (``user="alice"``), and
+                ``tags={"team": "search"}``.
+        """
+        return self._backend.totals(build_query(group_by, since, until, filters))
+
+    def entries(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int | None = None,
+        **filters: Any,
+    ) -> list[LedgerEntry]:
+        """Recorded calls, oldest first (the newest ``limit`` when given); filters as ``totals``."""
+        return self._backend.entries(build_query((), since, until, filters), limit)

@@ -1,0 +1,198 @@
+"""The Redis ledger backend: budgets shared by any number of processes on any number of machines.
+
+Reserve and commit are Lua scripts (``_redis_lua.py``), so each is one atomic step on the server
+and one round trip for the client. Units: entries keep exact decimal strings (their JSON is
+``LedgerEntry.as_dict``); budget counters, limits and holds are integer nano-dollars (1e-9 USD),
+charges rounded up and limits down, so rounding can only ever refuse a call, never overspend.
+Totals read the entries (a sorted set scored by time) and sum them here, exactly; the time range
+is narrowed on the server. Setting a budget recomputes its window with WATCH/MULTI.
+
+URL: ``redis://[:password@]host:port/db[?prefix=...]`` (``rediss://`` for TLS); the key prefix
+defaults to ``holysheep:{ledger}:``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis
+
+from ._aggregate import Query, aggregate, matches
+from ._backend import Facets
+from ._budgets import from_nano, to_nano, window, window_start
+from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
+from ._redis_lua import COMMIT, RESERVE
+
+__all__ = ["DEFAULT_PREFIX", "RedisBackend"]
+
+DEFAULT_PREFIX = "holysheep:{ledger}:"
+
+
+def _split_prefix(url: str) -> tuple[str, str]:
+    """The URL without its ``prefix`` query parameter, and that prefix."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefix = next((v for k, v in query if k == "prefix"), DEFAULT_PREFIX)
+    rest = urlencode([(k, v) for k, v in query if k != "prefix"])
+    return urlunsplit(parts._replace(query=rest)), prefix
+
+
+class RedisBackend:
+    """Ledger keys in one Redis database, under one prefix."""
+
+    def __init__(self, url: str, *, client: redis.Redis | None = None) -> None:
+        plain, self.prefix = _split_prefix(url)
+        self.url = url
+        self._client = client or redis.Redis.from_url(plain, decode_responses=True)
+        p = self.prefix
+        self._k_keys, self._k_entries = p + "keys", p + "entries"
+        self._k_budgets, self._k_spent, self._k_holds = p + "budgets", p + "spent", p + "holds"
+        self._reserve = self._client.register_script(RESERVE)
+        self._commit = self._client.register_script(COMMIT)
+
+    def close(self) -> None:
+        """Close the connection pool; safe to call twice."""
+        self._client.close()
+
+    # ------------------------------------------------------------ budgets
+
+    def put_budget(self, budget: Budget, now: float, canonical: Callable[[str], str]) -> None:
+        """Add or replace a budget and recompute its window; retried if a call lands meanwhile."""
+        data = json.dumps(
+            {**budget.as_dict(), "limit_nano": str(to_nano(budget.limit_usd, up=False))}
+        )
+        slot = f"{budget.id}#{window(budget.period, now)}"
+        since = window_start(budget.period, now)
+
+        def update(pipe: Any) -> None:
+            nano = 0
+            for raw in pipe.zrangebyscore(self._k_entries, since, "+inf"):
+                entry = LedgerEntry.from_dict(json.loads(raw))
+                models = (canonical(entry.model), canonical(entry.requested_model))
+                if entry.cost is not None and budget.applies(
+                    entry.user, entry.app, entry.task, models
+                ):
+                    nano += to_nano(entry.cost.total_usd, up=True)  # as commit charged it
+            pipe.multi()
+            pipe.hset(self._k_budgets, budget.id, data)
+            pipe.hset(self._k_spent, slot, str(nano))
+
+        self._client.transaction(update, self._k_entries, self._k_spent)
+
+    def delete_budget(self, budget_id: str) -> bool:
+        """Remove a budget."""
+        return bool(self._client.hdel(self._k_budgets, budget_id))
+
+    def budgets(self) -> list[Budget]:
+        """Every budget, ordered by id."""
+        raw = self._client.hgetall(self._k_budgets)
+        return [_budget(raw[k]) for k in sorted(raw)]
+
+    # ------------------------------------------------------------ holds and entries
+
+    def reserve(self, reservation: Reservation, now: float) -> bool | Refusal:
+        """One script call: check every applicable budget, purge expired holds, hold."""
+        att = reservation.attribution
+        reply = self._reserve(
+            keys=[self._k_budgets, self._k_spent, self._k_holds],
+            args=[
+                repr(now),
+                reservation.id,
+                str(to_nano(reservation.amount_usd, up=True)),
+                repr(reservation.expires_at),
+                att.user or "",
+                att.app or "",
+                att.task or "",
+                reservation.model,
+                window("day", now),
+                window("month", now),
+            ],
+        )
+        if reply[0] == "held":
+            return True
+        if reply[0] == "free":
+            return False
+        return Refusal(_budget(reply[1]), from_nano(reply[2]), from_nano(reply[3]))
+
+    def commit(
+        self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
+    ) -> bool:
+        """One script call: record once, charge budgets, release the hold."""
+        cost = entry.cost
+        served, requested = models[0], models[-1]  # the façade passes (served, requested)
+        reply = self._commit(
+            keys=[self._k_keys, self._k_entries, self._k_budgets, self._k_spent, self._k_holds],
+            args=[
+                entry.key,
+                f"{entry.ts_us / 1_000_000:.6f}",
+                json.dumps(entry.as_dict(), separators=(",", ":")),
+                "" if cost is None else str(to_nano(cost.total_usd, up=True)),
+                entry.user or "",
+                entry.app or "",
+                entry.task or "",
+                served,
+                requested,
+                window("day", now),
+                window("month", now),
+                hold_id or "",
+            ],
+        )
+        return bool(reply)
+
+    def release(self, hold_id: str) -> None:
+        """Drop a hold."""
+        self._client.hdel(self._k_holds, hold_id)
+
+    # ------------------------------------------------------------ reading
+
+    def status(self, facets: Facets | None, now: float) -> list[BudgetStatus]:
+        """Where each (applicable) budget stands."""
+        pipe = self._client.pipeline(transaction=True)
+        pipe.hgetall(self._k_budgets)
+        pipe.hgetall(self._k_holds)
+        pipe.hgetall(self._k_spent)
+        raw_budgets, raw_holds, spent = pipe.execute()
+        budgets = [_budget(raw_budgets[k]) for k in sorted(raw_budgets)]
+        if facets is not None:
+            budgets = facets.applicable(budgets)
+        holds = [json.loads(h) for h in raw_holds.values()]
+        out = []
+        for budget in budgets:
+            win = window(budget.period, now)
+            held = sum(
+                int(h["nano"])
+                for h in holds
+                if float(h["exp"]) > now
+                and budget.applies(h["user"], h["app"], h["task"], (h["model"],))
+            )
+            used = from_nano(spent.get(f"{budget.id}#{win}"))
+            out.append(BudgetStatus(budget, win, used, from_nano(held)))
+        return out
+
+    def _scan(self, query: Query) -> list[LedgerEntry]:
+        """Entries in the query's time range (narrowed on the server), then filtered here."""
+        low = "-inf" if query.since is None else f"{query.since.timestamp() - 1:.6f}"
+        high = "+inf" if query.until is None else f"{query.until.timestamp() + 1:.6f}"
+        raws = self._client.zrangebyscore(self._k_entries, low, high)
+        found = [LedgerEntry.from_dict(json.loads(r)) for r in raws]
+        return [e for e in found if matches(e, query)]
+
+    def entries(self, query: Query, limit: int | None) -> list[LedgerEntry]:
+        """Matching entries, oldest first."""
+        found = self._scan(query)
+        found.sort(key=lambda e: e.ts)
+        return found[-limit:] if limit else found
+
+    def totals(self, query: Query) -> list[TotalsRow]:
+        """Sums per group, over the entries read from the sorted set."""
+        return aggregate(self._scan(query), query)
+
+
+def _budget(raw: str) -> Budget:
+    """A ``Budget`` from its stored JSON."""
+    data = json.loads(raw)
+    return Budget(data["scope"], data["key"], data["period"], Decimal(data["limit_usd"]))

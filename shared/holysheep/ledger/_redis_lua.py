@@ -1,0 +1,98 @@
+"""The Lua scripts of the Redis backend: reserve and commit, each one atomic step on the server.
+
+Redis runs a script to the end before any other command, so "check every budget, then hold" and
+"record once, charge budgets, release the hold" cannot interleave with another client, on this
+machine or any other. Amounts are integer nano-dollars passed and stored as strings (Lua numbers
+are doubles: exact below 2**53 nano-dollars, about 9 million USD per budget window). All keys share
+one hash tag (``{ledger}`` in the default prefix), so the scripts also run on Redis Cluster.
+
+Keys: ``budgets`` hash id -> JSON {scope, key, period, limit_usd, limit_nano};
+``spent`` hash ``<budget id>#<window>`` -> nano-dollars; ``holds`` hash id -> JSON {user, app,
+task, model, nano, exp}; ``keys`` hash dedup key -> timestamp; ``entries`` sorted set of entry
+JSON scored by epoch seconds.
+"""
+
+from __future__ import annotations
+
+__all__ = ["COMMIT", "RESERVE"]
+
+_COMMON = """
+local function applies(b, user, app, task, m1, m2)
+  local s = b.scope
+  if s == 'global' then return true end
+  if s == 'model' then return b.key == m1 or b.key == m2 end
+  if s == 'user' then return b.key == user end
+  if s == 'app' then return b.key == app end
+  return b.key == task
+end
+local function win(period, day, month)
+  if period == 'day' then return day end
+  if period == 'month' then return month end
+  return 'all'
+end
+"""
+
+RESERVE = (
+    _COMMON
+    + """
+-- KEYS: budgets, spent, holds
+-- ARGV: now, hold id, nano, expires, user, app, task, model, day window, month window
+local raw = redis.call('HGETALL', KEYS[1])
+if #raw == 0 then return {'free'} end
+local now, nano = tonumber(ARGV[1]), tonumber(ARGV[3])
+local user, app, task, model = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local applicable = {}
+for i = 1, #raw, 2 do
+  local b = cjson.decode(raw[i + 1])
+  b.id, b.raw = raw[i], raw[i + 1]
+  if applies(b, user, app, task, model, model) then applicable[#applicable + 1] = b end
+end
+if #applicable == 0 then return {'free'} end
+local holds = {}
+local stored = redis.call('HGETALL', KEYS[3])
+for i = 1, #stored, 2 do
+  local h = cjson.decode(stored[i + 1])
+  if tonumber(h.exp) <= now then
+    redis.call('HDEL', KEYS[3], stored[i])
+  else
+    holds[#holds + 1] = h
+  end
+end
+for _, b in ipairs(applicable) do
+  local spent = redis.call('HGET', KEYS[2], b.id .. '#' .. win(b.period, ARGV[9], ARGV[10]))
+  spent = tonumber(spent or '0')
+  local held = 0
+  for _, h in ipairs(holds) do
+    if applies(b, h.user, h.app, h.task, h.model, h.model) then held = held + tonumber(h.nano) end
+  end
+  if spent + held + nano > tonumber(b.limit_nano) then
+    return {'refused', b.raw, string.format('%.0f', spent), string.format('%.0f', held)}
+  end
+end
+redis.call('HSET', KEYS[3], ARGV[2], cjson.encode(
+  {user = user, app = app, task = task, model = model, nano = ARGV[3], exp = ARGV[4]}))
+return {'held'}
+"""
+)
+
+COMMIT = (
+    _COMMON
+    + """
+-- KEYS: keys, entries, budgets, spent, holds
+-- ARGV: dedup key, score, entry JSON, nano ('' when unpriced), user, app, task,
+--       served model, requested model, day window, month window, hold id ('' when none)
+if ARGV[12] ~= '' then redis.call('HDEL', KEYS[5], ARGV[12]) end
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+if ARGV[4] ~= '' then
+  local raw = redis.call('HGETALL', KEYS[3])
+  for i = 1, #raw, 2 do
+    local b = cjson.decode(raw[i + 1])
+    if applies(b, ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]) then
+      redis.call('HINCRBY', KEYS[4], raw[i] .. '#' .. win(b.period, ARGV[10], ARGV[11]), ARGV[4])
+    end
+  end
+end
+return 1
+"""
+)

@@ -1,0 +1,260 @@
+"""The SQLite ledger backend: one file, safe for many threads and processes on one machine.
+
+The database runs in WAL mode (readers never block the writer) with ``synchronous=NORMAL`` (a
+power cut may lose the last commits, never corrupt the file). Every reserve and commit is one
+``BEGIN IMMEDIATE`` transaction: the write lock is taken before anything is read, so two
+processes can never both see room in a budget that only fits one. ``busy_timeout`` makes a
+waiting writer queue instead of failing. Each thread (and each process, after a fork) gets its own
+connection; ``close()`` closes them all. Schema and units: ``_sqlite_schema.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from holysheep.errors import ConfigurationError
+
+from ._aggregate import Query
+from ._backend import Facets
+from ._budgets import Hold, find_refusal, reserved_for, window, window_start
+from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
+from ._sqlite_schema import (
+    ENTRY_COLUMNS,
+    INSERT_ENTRY,
+    SCHEMA,
+    SCHEMA_VERSION,
+    DecimalSum,
+    budget_from_row,
+    entry_from_row,
+    entry_row,
+)
+from ._sqlite_totals import entries_sql, totals_rows
+
+__all__ = ["SQLiteBackend"]
+
+_ZERO = Decimal(0)
+_BUDGETS = "SELECT id, scope, budget_key, period, limit_usd FROM budgets ORDER BY id"
+_SPENT = "SELECT spent_usd FROM spend WHERE budget_id = ? AND win = ?"
+_SET_SPENT = "INSERT OR REPLACE INTO spend (budget_id, win, spent_usd) VALUES (?, ?, ?)"
+_HOLDS = "SELECT user, app, task, model, amount_usd, expires_at FROM reservations"
+
+
+class SQLiteBackend:
+    """Ledger tables in one SQLite file (``sqlite:///relative.db``, ``sqlite:////abs.db``)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = 30.0) -> None:
+        path = Path(path).expanduser()
+        if str(path) in ("", ":memory:"):
+            raise ConfigurationError(
+                "an in-memory SQLite ledger is private to one connection; use 'memory' instead"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.url = f"sqlite:///{path}"
+        self._busy_ms = int(busy_timeout_s * 1000)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: list[tuple[int, sqlite3.Connection]] = []
+        self._closed = False
+        self._budget_cache: tuple[list[Any], list[Budget]] = ([], [])
+        with self._write() as conn:
+            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    # ------------------------------------------------------------ connections
+
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection (a new one in a forked child)."""
+        local = self._local
+        pid = os.getpid()
+        conn = getattr(local, "conn", None)
+        if conn is not None and local.pid == pid:
+            return conn
+        if self._closed:
+            raise ConfigurationError("this CostLedger is closed; create a new one")
+        conn = sqlite3.connect(
+            self.path, timeout=self._busy_ms / 1000, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.create_aggregate("dsum", 1, DecimalSum)
+        local.conn, local.pid = conn, pid
+        with self._lock:
+            self._conns.append((pid, conn))
+        return conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: one consistent snapshot of the file."""
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this process opened; safe to call twice."""
+        pid = os.getpid()
+        with self._lock:
+            self._closed = True
+            conns, self._conns = self._conns, []
+        for owner, conn in conns:
+            if owner == pid:  # a parent's connection is not the forked child's to close
+                conn.close()
+        self._local = threading.local()
+
+    # ------------------------------------------------------------ budgets
+
+    def _budgets(self, conn: sqlite3.Connection) -> list[Budget]:
+        """Every budget, parsed again only when the rows changed."""
+        rows = conn.execute(_BUDGETS).fetchall()
+        cached_rows, budgets = self._budget_cache  # one tuple: threads swap it atomically
+        if rows != cached_rows:
+            budgets = [budget_from_row(r) for r in rows]
+            self._budget_cache = (rows, budgets)
+        return budgets
+
+    def put_budget(self, budget: Budget, now: float, canonical: Callable[[str], str]) -> None:
+        """Add or replace a budget; recompute its current window's spending from entries."""
+        since_us = int(window_start(budget.period, now) * 1_000_000)
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO budgets (id, scope, budget_key, period, limit_usd) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (budget.id, budget.scope, budget.key, budget.period, str(budget.limit_usd)),
+            )
+            rows = conn.execute(
+                "SELECT user, app, task, model, requested_model, total_usd FROM entries "
+                "WHERE ts_us >= ? AND total_usd IS NOT NULL",
+                (since_us,),
+            )
+            total = _ZERO
+            for user, app, task, model, requested, usd in rows:
+                if budget.applies(user, app, task, (canonical(model), canonical(requested))):
+                    total += Decimal(usd)
+            conn.execute(_SET_SPENT, (budget.id, window(budget.period, now), str(total)))
+
+    def delete_budget(self, budget_id: str) -> bool:
+        """Remove a budget."""
+        with self._write() as conn:
+            return conn.execute("DELETE FROM budgets WHERE id = ?", (budget_id,)).rowcount > 0
+
+    def budgets(self) -> list[Budget]:
+        """Every budget, ordered by id."""
+        return list(self._budgets(self._conn()))
+
+    # ------------------------------------------------------------ holds and entries
+
+    def reserve(self, reservation: Reservation, now: float) -> bool | Refusal:
+        """Check every applicable budget and store the hold in one IMMEDIATE transaction."""
+        facets = Facets.of_reservation(reservation)
+        if not facets.applicable(self._budgets(self._conn())):
+            return False  # no budget applies: nothing to hold, no write lock taken
+        with self._write() as conn:
+            applicable = facets.applicable(self._budgets(conn))
+            if not applicable:
+                return False
+            conn.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
+            holds = [Hold(u, a, t, m, Decimal(x), e) for u, a, t, m, x, e in conn.execute(_HOLDS)]
+
+            def spent(budget: Budget) -> Decimal:
+                row = conn.execute(_SPENT, (budget.id, window(budget.period, now))).fetchone()
+                return Decimal(row[0]) if row else _ZERO
+
+            refusal = find_refusal(applicable, spent, holds, reservation.amount_usd, now)
+            if refusal is not None:
+                return refusal
+            conn.execute(
+                "INSERT INTO reservations (id, user, app, task, model, amount_usd, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    reservation.id,
+                    facets.user,
+                    facets.app,
+                    facets.task,
+                    reservation.model,
+                    str(reservation.amount_usd),
+                    reservation.expires_at,
+                ),
+            )
+            return True
+
+    def commit(
+        self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
+    ) -> bool:
+        """Record once, charge budgets and drop the hold in one IMMEDIATE transaction."""
+        with self._write() as conn:
+            if hold_id is not None:
+                conn.execute("DELETE FROM reservations WHERE id = ?", (hold_id,))
+            if conn.execute(INSERT_ENTRY, entry_row(entry)).rowcount == 0:
+                return False  # recorded before: exactly once
+            if entry.cost is None:
+                return True
+            amount = entry.cost.total_usd
+            for budget in Facets.of_entry(entry, models).applicable(self._budgets(conn)):
+                win = window(budget.period, now)
+                row = conn.execute(_SPENT, (budget.id, win)).fetchone()
+                spent = (Decimal(row[0]) if row else _ZERO) + amount
+                conn.execute(_SET_SPENT, (budget.id, win, str(spent)))
+            return True
+
+    def release(self, hold_id: str) -> None:
+        """Drop a hold."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM reservations WHERE id = ?", (hold_id,))
+
+    # ------------------------------------------------------------ reading
+
+    def status(self, facets: Facets | None, now: float) -> list[BudgetStatus]:
+        """Where each (applicable) budget stands, from one snapshot."""
+        with self._read() as conn:
+            budgets = self._budgets(conn)
+            if facets is not None:
+                budgets = facets.applicable(budgets)
+            if not budgets:
+                return []
+            holds = [Hold(u, a, t, m, Decimal(x), e) for u, a, t, m, x, e in conn.execute(_HOLDS)]
+            out = []
+            for budget in budgets:
+                win = window(budget.period, now)
+                row = conn.execute(_SPENT, (budget.id, win)).fetchone()
+                spent = Decimal(row[0]) if row else _ZERO
+                out.append(BudgetStatus(budget, win, spent, reserved_for(budget, holds, now)))
+            return out
+
+    def entries(self, query: Query, limit: int | None) -> list[LedgerEntry]:
+        """Matching entries, oldest first."""
+        where, params = entries_sql(query)
+        sql = f"SELECT {ENTRY_COLUMNS} FROM entries {where} ORDER BY ts_us DESC, seq DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._conn().execute(sql, params).fetchall()
+        return [entry_from_row(r) for r in reversed(rows)]
+
+    def totals(self, query: Query) -> list[TotalsRow]:
+        """Sums per group, computed in SQL (money with the exact ``dsum`` aggregate)."""
+        return totals_rows(self._conn(), query)
