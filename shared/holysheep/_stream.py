@@ -107,11 +107,13 @@ class _StreamBase:
 
     def _finish(self) -> None:
         """Freeze the result and price it once; runs however the stream ended."""
-        if self._final is None and self._acc.chunks:
+        if self._final is None and self._acc.chunks and self._meter is not None:
             self._final = self._acc.result()
-            self.call_info = self._client._call_info(
+            self.call_info = self._client._settle(
                 self._call,
                 self._final,
+                self._meter,
+                self._plan,
                 attempts=self._attempts,
                 started=self._started,
                 request_id=self.request_id,
