@@ -1,304 +1,36 @@
 """``HolySheepClient``: sync and async chat calls to the relay over pooled httpx clients.
 
 Everything that does no I/O (building the request, timeouts, mapping errors) lives in
-``_ClientBase``; each sync/async twin is a short loop that differs only by ``await``.
+``_ClientBase`` (``_base.py``); each sync/async twin is a short loop that differs only by ``await``.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import SecretStr, ValidationError
+from pydantic import SecretStr
 
-from ._config import resolve_api_key, resolve_base_url
-from ._orchestrate import AUTO, Metering, adrive, drive, plan_for, retarget, route_of
+from ._base import _Call, _ClientBase
+from ._orchestrate import AUTO, Metering, adrive, drive, plan_for, retarget
 from ._stream import AsyncChatStream, ChatStream
 from ._transport import (
-    USER_AGENT,
     AsyncClientPool,
     build_sync_client,
     mapped_transport_errors,
 )
-from .calls import Attribution, CallInfo
-from .errors import APIError, BadRequestError, ConfigurationError, error_from_response
-from .retry import RetryPolicy
-from .usage import Usage
+from .errors import ConfigurationError
 from .wire import ChatCompletion, ChatRequest, ModelInfo, ModelList
 
 if TYPE_CHECKING:
-    from .catalog import ModelCatalog
-    from .routing import RoutePlan, TaskRouter
+    from .routing import RoutePlan
 
 __all__ = ["HolySheepClient"]
 
-logger = logging.getLogger("holysheep")
 _CALL_OPTIONS = ("timeout", "retry", "extra_headers", "extra_body", "task", "app", "tags")
 _DEFAULT_READ_TIMEOUT = 120.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    """One prepared request: what to send, where, with which timeout and retry policy."""
-
-    url: httpx.URL
-    data: dict[str, Any]
-    body: bytes
-    model: str
-    timeout: httpx.Timeout
-    headers: Mapping[str, str] | None
-    retry: RetryPolicy | None
-    stream: bool
-    attribution: Attribution
-    user_timeout: httpx.Timeout | None = None
-
-
-class _ClientBase:
-    """Configuration, request building and error mapping shared by the sync and async calls."""
-
-    def __init__(
-        self,
-        api_key: str | SecretStr | None = None,
-        base_url: str | None = None,
-        *,
-        timeout: float | httpx.Timeout | None = None,
-        connect_timeout: float = 10.0,
-        max_retries: int | None = None,
-        retry: RetryPolicy | None = None,
-        catalog: ModelCatalog | None = None,
-        default_headers: Mapping[str, str] | None = None,
-        max_connections: int = 100,
-        router: Any = None,
-        ledger: Any = None,
-    ) -> None:
-        self.router = router
-        """A ``TaskRouter`` used for ``model="auto"`` (routing and fallbacks)."""
-        self.ledger = ledger
-        """A ``CostLedger`` that records every billed call once and enforces budgets."""
-        self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
-        self.base_url = resolve_base_url(base_url)
-        self._chat_url = httpx.URL(f"{self.base_url}/chat/completions")  # parsed once, not per call
-        self._timeout = timeout
-        self._connect_timeout = connect_timeout
-        if retry is None:
-            retry = (
-                RetryPolicy.from_max_retries(max_retries)
-                if max_retries is not None
-                else (RetryPolicy())
-            )
-        self.retry = retry
-        self._catalog = catalog
-        self._default_headers = dict(default_headers or {})
-        self._max_connections = max_connections
-        self._headers: dict[str, str] | None = None
-        self._timeouts: dict[str, httpx.Timeout] = {}
-        self._closed = False
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=SecretStr('**********'))"
-
-    def __reduce__(self) -> Any:
-        raise TypeError("HolySheepClient holds open connections and a secret; it cannot be pickled")
-
-    @property
-    def catalog(self) -> ModelCatalog:
-        """The model catalogue used for timeouts and error suggestions (loaded on first use)."""
-        if self._catalog is None:
-            from .catalog import ModelCatalog
-
-            self._catalog = ModelCatalog.default()
-        return self._catalog
-
-    # ------------------------------------------------------------ request building (no I/O)
-
-    def _auth_headers(self) -> dict[str, str]:
-        headers = self._headers
-        if headers is None:
-            key = resolve_api_key(self._api_key)
-            headers = {
-                "user-agent": USER_AGENT,
-                "content-type": "application/json",
-                **{k.lower(): v for k, v in self._default_headers.items()},
-                "authorization": f"Bearer {key.get_secret_value()}",
-            }
-            self._headers = headers
-        return headers
-
-    def _timeout_for(self, model: str) -> httpx.Timeout:
-        timeout = self._timeouts.get(model)
-        if timeout is None:
-            given = self._timeout
-            if isinstance(given, httpx.Timeout):
-                timeout = given
-            else:
-                read = given
-                if read is None:
-                    spec = self.catalog.find(model)
-                    read = spec.default_timeout if spec is not None else _DEFAULT_READ_TIMEOUT
-                timeout = httpx.Timeout(read, connect=min(self._connect_timeout, read))
-            self._timeouts[model] = timeout
-        return timeout
-
-    def _prepare(
-        self, request: ChatRequest | Mapping[str, Any] | None, params: dict[str, Any], stream: bool
-    ) -> _Call:
-        if self._closed:
-            raise ConfigurationError("this HolySheepClient is closed; create a new one")
-        options = {name: params.pop(name) for name in _CALL_OPTIONS if name in params}
-        if isinstance(request, ChatRequest):
-            data: dict[str, Any] = request.model_dump(exclude_none=True)
-        else:
-            data = dict(request or {})
-        data.update(params)
-        data.update(options.get("extra_body") or {})
-        if stream:
-            data["stream"] = True
-            stream_options = dict(data.get("stream_options") or {})
-            stream_options.setdefault("include_usage", True)
-            data["stream_options"] = stream_options
-        else:
-            data.pop("stream", None)
-            data.pop("stream_options", None)
-        body = self._serialize(data)
-        model = data["model"]
-        user_timeout = options.get("timeout")
-        if user_timeout is not None and not isinstance(user_timeout, httpx.Timeout):
-            connect = min(self._connect_timeout, user_timeout)
-            user_timeout = httpx.Timeout(user_timeout, connect=connect)
-        headers = self._auth_headers()
-        if options.get("extra_headers"):
-            headers = {**headers, **{k.lower(): v for k, v in options["extra_headers"].items()}}
-        return _Call(
-            url=self._chat_url,
-            data=data,
-            body=body,
-            model=model,
-            timeout=user_timeout or self._timeout_for(model),
-            user_timeout=user_timeout,
-            headers=headers,
-            retry=options.get("retry"),
-            stream=stream,
-            attribution=Attribution(
-                task=options.get("task"),
-                user=data.get("user"),
-                app=options.get("app"),
-                tags=MappingProxyType(dict(options.get("tags") or {})),
-            ),
-        )
-
-    @staticmethod
-    def _serialize(data: dict[str, Any]) -> bytes:
-        """Validate a request body once and serialize it for the wire."""
-        try:
-            return ChatRequest.model_validate(data).to_json()
-        except ValidationError as exc:
-            raise BadRequestError(
-                f"the chat request is malformed: {exc.errors(include_url=False)[:3]}; "
-                "pass model=... and messages=[{'role': 'user', 'content': '...'}]"
-            ) from None
-
-    def _retry_for(self, call: _Call) -> RetryPolicy:
-        return call.retry or self.retry
-
-    def routing(self) -> TaskRouter:
-        """The router for ``model="auto"``: the one given, else a default one built once."""
-        if self.router is None:
-            from .routing import TaskRouter
-
-            self.router = TaskRouter(catalog=self.catalog, ledger=self.ledger)
-        return self.router
-
-    def _settle(
-        self,
-        call: _Call,
-        completion: ChatCompletion,
-        meter: Metering,
-        plan: RoutePlan | None,
-        *,
-        attempts: int,
-        started: float,
-        request_id: str | None,
-    ) -> CallInfo:
-        """After a billed call: price it once, attach the route, record it in the ledger."""
-        info = self._call_info(
-            call, completion, attempts=attempts, started=started, request_id=request_id,
-            route=route_of(plan, call.model),
-        )
-        meter.settle(info)
-        return info
-
-    def _error(self, response: httpx.Response, body: bytes, model: str | None) -> APIError:
-        try:
-            parsed: Any = json.loads(body) if body else None
-        except ValueError:
-            parsed = body.decode("utf-8", "replace")
-        known = self.catalog.ids() if response.status_code == 404 and model else ()
-        return error_from_response(
-            response.status_code, parsed, response.headers, model=model, known_models=known
-        )
-
-    def _parse_completion(
-        self, response: httpx.Response, body: bytes, model: str
-    ) -> ChatCompletion:
-        if response.status_code >= 400:
-            raise self._error(response, body, model)
-        try:
-            return ChatCompletion.model_validate_json(body)
-        except ValidationError as exc:
-            raise APIError(
-                f"the relay answered {response.status_code} with a body that is not a chat "
-                f"completion: {body[:200]!r}",
-                status_code=response.status_code,
-                request_id=response.headers.get("x-request-id"),
-            ) from exc
-
-    def _call_info(
-        self,
-        call: _Call,
-        completion: ChatCompletion,
-        *,
-        attempts: int,
-        started: float,
-        request_id: str | None,
-        route: Any = None,
-    ) -> CallInfo:
-        """Price the call once and describe it; unknown models warn and cost ``None``."""
-        usage = Usage.from_wire(completion.usage)
-        served = completion.model or call.model
-        cost = None
-        if usage is not None:
-            catalog = self.catalog
-            priced_as = served if catalog.find(served) is not None else call.model
-            cost = catalog.cost(priced_as, usage)
-        info = CallInfo(
-            id=completion.id or request_id or "",
-            requested_model=call.model,
-            model=served,
-            usage=usage,
-            cost=cost,
-            attribution=call.attribution,
-            latency_s=time.monotonic() - started,
-            attempts=attempts,
-            streamed=call.stream,
-            request_id=request_id,
-            route=route,
-        )
-        completion.__pydantic_private__["_call_info"] = info  # skips BaseModel.__setattr__
-        logger.debug(
-            "holysheep: %s %s on %s in %.3f s, %d attempt(s)",
-            "stream" if call.stream else "chat",
-            info.id,
-            served,
-            info.latency_s,
-            attempts,
-        )
-        return info
 
 
 class HolySheepClient(_ClientBase):
@@ -414,8 +146,15 @@ class HolySheepClient(_ClientBase):
         except BaseException:
             meter.release()
             raise
-        self._settle(call, completion, meter, plan, attempts=len(attempts), started=started,
-                     request_id=attempts[-1])
+        self._settle(
+            call,
+            completion,
+            meter,
+            plan,
+            attempts=len(attempts),
+            started=started,
+            request_id=attempts[-1],
+        )
         return completion
 
     async def _achat_call(self, call: _Call, plan: RoutePlan | None) -> ChatCompletion:
@@ -426,8 +165,15 @@ class HolySheepClient(_ClientBase):
         except BaseException:
             meter.release()
             raise
-        self._settle(call, completion, meter, plan, attempts=len(attempts), started=started,
-                     request_id=attempts[-1])
+        self._settle(
+            call,
+            completion,
+            meter,
+            plan,
+            attempts=len(attempts),
+            started=started,
+            request_id=attempts[-1],
+        )
         return completion
 
     def _open_stream(self, stream: ChatStream) -> Any:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .errors import HolySheepError
 
 if TYPE_CHECKING:
-    from ._client import _Call, _ClientBase
+    from ._base import _Call, _ClientBase
     from .calls import CallInfo
     from .routing import RoutePlan
 

@@ -22,7 +22,8 @@ from .errors import APITimeoutError, HolySheepError, StreamError
 from .wire import ChatCompletion, ChatCompletionChunk
 
 if TYPE_CHECKING:
-    from ._client import HolySheepClient, _Call
+    from ._base import _Call
+    from ._client import HolySheepClient
     from ._orchestrate import Metering
     from .calls import CallInfo
     from .routing import RoutePlan
