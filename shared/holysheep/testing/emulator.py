@@ -186,9 +186,7 @@ class RelayEmulator:
         one model can be "down" while the rest answer; without it any request takes it.
         """
         with self._lock:
-            self._faults.extend(
-                Fault(status, retry_after, body, code, model) for _ in range(times)
-            )
+            self._faults.extend(Fault(status, retry_after, body, code, model) for _ in range(times))
 
     def cut_stream(self, after_chunks: int = 2, *, times: int = 1) -> None:
         """Drop the next ``times`` streams after ``after_chunks`` data frames (no ``[DONE]``)."""
