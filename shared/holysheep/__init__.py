@@ -39,9 +39,11 @@ __all__ = [
     "APIError",
     "APITimeoutError",
     "AsyncChatStream",
+    "Attribution",
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
+    "CallInfo",
     "ChatCompletion",
     "ChatCompletionChunk",
     "ChatMessage",
@@ -51,6 +53,7 @@ __all__ = [
     "ConflictError",
     "ContextLengthError",
     "Cost",
+    "CostLedger",
     "HolySheepClient",
     "HolySheepError",
     "InsufficientCreditError",
@@ -63,7 +66,9 @@ __all__ = [
     "NoModelAvailableError",
     "RateLimitError",
     "RetryPolicy",
+    "RouteDecision",
     "StreamError",
+    "TaskRouter",
     "UnknownModelPriceWarning",
     "UpstreamError",
     "Usage",
@@ -71,3 +76,24 @@ __all__ = [
     "estimate_monthly",
     "price",
 ]
+
+
+# Loaded on first use: routing and the ledger cost import time that plain chat users never need.
+_LAZY = {
+    "Attribution": "holysheep.calls",
+    "CallInfo": "holysheep.calls",
+    "CostLedger": "holysheep.ledger",
+    "RouteDecision": "holysheep.routing",
+    "TaskRouter": "holysheep.routing",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'holysheep' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

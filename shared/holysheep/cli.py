@@ -1,4 +1,4 @@
-"""The ``holysheep`` command: models, chat, estimate, emulate, demo.
+"""The ``holysheep`` command: models, chat, route, report, estimate, emulate, demo.
 
 Every command that talks to the relay uses ``HOLYSHEEP_API_KEY``/``HOLYSHEEP_BASE_URL``;
 ``demo`` falls back to the embedded emulator when no key is set, so it runs offline.
@@ -161,9 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--emulator-key", default=None, help="require this key from clients")
     emulate.set_defaults(run=cmd_emulate)
     sub.add_parser("demo", help=cmd_demo.__doc__).set_defaults(run=cmd_demo)
-    from . import _cli_ledger
+    from . import _cli_ledger, _cli_route
 
     _cli_ledger.register(sub)  # report
+    _cli_route.register(sub)  # route
     return parser
 
 
