@@ -1,18 +1,19 @@
-"""``holysheep demo``: the core end to end, on the real relay or the embedded emulator.
+"""``holysheep demo``: the package end to end, on the real relay or the embedded emulator.
 
-Shows the model list, a chat, a stream, a retried rate limit, and what the calls cost on the
-relay next to paying the providers directly.
+Shows the model list, a chat, a stream, a routed call with a fallback, a retried rate limit,
+the LangChain and LlamaIndex integrations when installed, and what everything cost on the relay
+next to paying the providers directly, read back from the cost ledger.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+import importlib.util
+import os
 from typing import TYPE_CHECKING
 
 from ._client import HolySheepClient
-from .catalog import ModelCatalog
-from .costs import Cost
-from .usage import Usage
+from .ledger import CostLedger
+from .retry import RetryPolicy
 from .wire import ChatCompletion
 
 if TYPE_CHECKING:
@@ -26,71 +27,104 @@ SUMMARY = (
 )
 
 
-def _line(label: str, completion: ChatCompletion, catalog: ModelCatalog) -> Cost | None:
-    usage = Usage.from_wire(completion.usage)
-    cost = catalog.cost(completion.model, usage) if usage is not None else None
+def _line(label: str, completion: ChatCompletion) -> None:
+    info = completion.call_info
+    usage = info.usage
     tokens = f"{usage.prompt_tokens}+{usage.completion_tokens} tokens" if usage else "no usage"
-    price = f"${cost.total_usd:.6f}" if cost is not None else "price unknown"
-    print(f"  {label:<14} {completion.model:<20} {tokens:<18} {price}")
-    return cost
+    price = f"${info.cost.total_usd:.6f}" if info.cost is not None else "price unknown"
+    print(f"  [{label}: {completion.model}, {tokens}, {price}, {info.attempts} attempt(s)]")
 
 
-def run_demo(
-    emulator: RelayEmulator | None, api_key: str | None = None, base_url: str | None = None
-) -> int:
-    """Run the demo; with an emulator, replies are scripted and a 429 is injected."""
+def _say(completion: ChatCompletion) -> None:
+    print(f"  > {completion.text}")
+
+
+def _core_steps(client: HolySheepClient, emulator: RelayEmulator | None) -> None:
+    models = client.list_models()
+    print(f"1. The relay serves {len(models)} models, e.g. "
+          f"{', '.join(m.id for m in models[:4])}.\n")
+
+    print("2. A chat call (deepseek-v3.2):")
+    reply = client.chat(model="deepseek-v3.2", app="demo", messages=[
+        {"role": "user", "content": "In one sentence: why use an LLM relay?"}])
+    _say(reply)
+    _line("chat", reply)
+
+    print("\n3. A streamed call (gemini-2.5-flash):\n  > ", end="")
+    with client.stream(model="gemini-2.5-flash", app="demo", messages=[
+            {"role": "user", "content": "Say hello in French."}]) as stream:
+        for chunk in stream:
+            for choice in chunk.choices:
+                if choice.delta is not None and isinstance(choice.delta.content, str):
+                    print(choice.delta.content, end="", flush=True)
+    print()
+    _line("stream", stream.completion)
+
+    print('\n4. model="auto": the router classifies the task and picks a model.')
+    if emulator is not None:
+        print("   (gpt-4.1 is made to fail with 503s, so the router falls back.)")
+        emulator.fail(503, times=2, model="gpt-4.1")  # both of its attempts
+    routed = client.chat(model="auto", app="demo", messages=[
+        {"role": "user", "content": "Write a Python function that reverses a string."}])
+    route = routed.call_info.route
+    print(f"   task {route.task!r} ({route.task_source}) -> {route.model}: {route.reason}")
+    for fallback in route.fallbacks:
+        print(f"   fallback: {fallback.from_model} -> {fallback.to_model} ({fallback.reason})")
+    _say(routed)
+    _line("auto", routed)
+
+    if emulator is not None:
+        print("\n5. A rate limit (429, Retry-After 0.2 s) retried by the one retry loop:")
+        emulator.fail(429, retry_after=0.2)
+        retried = client.chat(model="gpt-4.1-mini", app="demo", messages=[
+            {"role": "user", "content": "Are you still there?"}])
+        _say(retried)
+        _line("retried", retried)
+
+
+def _framework_steps(api_key: str, base_url: str) -> None:
+    """The LangChain and LlamaIndex parts, when their extras are installed."""
+    if importlib.util.find_spec("langchain_core") is not None:
+        from ._demo_langchain import run_langchain_demo
+
+        print()
+        run_langchain_demo(api_key, base_url)
+    if importlib.util.find_spec("llama_index") is not None:
+        from ._demo_llamaindex import run_llamaindex_demo
+
+        print()
+        run_llamaindex_demo(api_key, base_url)
+
+
+def _report(ledger: CostLedger) -> None:
+    rows = ledger.totals(group_by=("model",))
+    print("\nWhat the core client's calls cost, from the ledger (relay bill vs direct price):")
+    for row in rows:
+        usd = f"${row.total_usd:.6f}" if row.total_usd is not None else "?"
+        print(f"  {row['model']:<20} {row.calls} call(s)  {usd:>11}  "
+              f"relay ¥{row.relay_cny:.5f}  direct ¥{row.direct_cny:.5f}")
+    [total] = ledger.totals(group_by=())
+    if total.direct_cny:
+        saved = 1 - total.relay_cny / total.direct_cny
+        print(f"  total: relay ¥{total.relay_cny:.5f} against ¥{total.direct_cny:.5f} direct "
+              f"at 7.3 CNY/USD: {saved:.1%} saved")
+
+
+def run_demo(emulator: RelayEmulator | None, api_key: str | None = None,
+             base_url: str | None = None) -> int:
+    """Run the demo; with an emulator, replies are scripted and faults injected."""
     if emulator is not None:
         api_key, base_url = "demo-key-not-secret", emulator.base_url
         print(f"holysheep demo on the embedded relay emulator ({base_url})")
-        print("  (set HOLYSHEEP_API_KEY to run it against the real relay)\n")
+        print("(set HOLYSHEEP_API_KEY to run it against the real relay)\n")
         emulator.script(SUMMARY, "Bonjour ! Comment puis-je vous aider aujourd'hui ?")
     else:
         print("holysheep demo on the HolySheep relay\n")
-    catalog = ModelCatalog.default()
-    costs: list[Cost] = []
-    with HolySheepClient(api_key=api_key, base_url=base_url) as client:
-        models = client.list_models()
-        print(
-            f"1. the relay serves {len(models)} models, e.g. "
-            f"{', '.join(m.id for m in models[:4])}\n"
-        )
-
-        print("2. a chat call (summarization -> deepseek-v3.2):")
-        reply = client.chat(
-            model="deepseek-v3.2",
-            messages=[{"role": "user", "content": "In one sentence: why use an LLM relay?"}],
-        )
-        print(f"  > {reply.text}")
-        costs.append(_line("chat", reply, catalog))
-
-        print("\n3. a streamed call (translation -> gemini-2.5-flash):")
-        print("  > ", end="")
-        with client.stream(
-            model="gemini-2.5-flash", messages=[{"role": "user", "content": "Say hello in French."}]
-        ) as stream:
-            for chunk in stream:
-                for choice in chunk.choices:
-                    if choice.delta is not None and isinstance(choice.delta.content, str):
-                        print(choice.delta.content, end="", flush=True)
-        print()
-        costs.append(_line("stream", stream.completion, catalog))
-
-        if emulator is not None:
-            print("\n4. a rate limit (429, Retry-After 0.2 s) retried by the one retry loop:")
-            emulator.fail(429, retry_after=0.2)
-            retried = client.chat(
-                model="gpt-4.1", messages=[{"role": "user", "content": "Are you still there?"}]
-            )
-            print(f"  > {retried.text}  (after {len(emulator.requests) - 3} attempts)")
-            costs.append(_line("retried chat", retried, catalog))
-
-    known = [c for c in costs if c is not None]
-    if known:
-        total = sum(known[1:], known[0])
-        rate = Decimal("7.3")
-        print(
-            f"\ntotal: ${total.total_usd:.6f} of list price; the relay bills "
-            f"¥{total.relay_cny:.5f}, paying providers directly would cost "
-            f"¥{total.direct_cny:.5f} at {rate} CNY/USD (saves {total.savings_ratio:.0%})."
-        )
+    retry = RetryPolicy(max_attempts=2, initial_delay=0.05, max_delay=0.2)
+    with CostLedger("memory") as ledger, HolySheepClient(
+        api_key=api_key, base_url=base_url, ledger=ledger, retry=retry
+    ) as client:
+        _core_steps(client, emulator)
+        _framework_steps(api_key or os.environ.get("HOLYSHEEP_API_KEY", ""), client.base_url)
+        _report(ledger)
     return 0
