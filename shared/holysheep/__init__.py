@@ -4,7 +4,7 @@ The core imports no framework; ``langchain_holysheep`` and ``llamaindex_holyshee
 """
 
 from ._client import HolySheepClient
-from ._config import DEFAULT_BASE_URL, MissingAPIKeyError
+from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, MissingAPIKeyError
 from ._stream import AsyncChatStream, ChatStream
 from .catalog import ModelCatalog, ModelSpec, UnknownModelPriceWarning
 from .costs import Cost, Workload, estimate_monthly, price
@@ -34,6 +34,8 @@ from .wire import ChatCompletion, ChatCompletionChunk, ChatMessage, ChatRequest,
 __version__ = "0.1.0"
 
 __all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
     "DEFAULT_BASE_URL",
     "APIConnectionError",
     "APIError",

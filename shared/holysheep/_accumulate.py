@@ -21,11 +21,15 @@ from .wire import (
     WireUsage,
 )
 
-__all__ = ["StreamAccumulator"]
+__all__ = ["ChoiceProgress", "StreamAccumulator", "ToolCallProgress"]
 
 
-class _ToolCallParts:
-    """One tool call being assembled from deltas."""
+class ToolCallProgress:
+    """One tool call being assembled from deltas (read-only for callers).
+
+    ``index`` is normalised (providers omit it or start at 1); ``arguments`` holds the pieces
+    received so far, in order; ``id`` is the first non-empty id seen.
+    """
 
     __slots__ = ("arguments", "extra", "id", "index", "name", "type")
 
@@ -46,8 +50,13 @@ class _ToolCallParts:
         )
 
 
-class _ChoiceParts:
-    """One choice being assembled: appended text pieces, tool calls by index."""
+class ChoiceProgress:
+    """One choice being assembled (read-only for callers): append-only pieces, tool calls.
+
+    ``content``, ``reasoning`` and ``refusal`` are lists of the pieces received so far;
+    ``tool_calls`` maps a normalised index to its ``ToolCallProgress``. Adapters that need
+    partial results per chunk read these instead of rebuilding the message each time.
+    """
 
     __slots__ = (
         "content",
@@ -65,7 +74,7 @@ class _ChoiceParts:
         self.reasoning: list[str] = []
         self.reasoning_details: list[Any] = []
         self.refusal: list[str] = []
-        self.tool_calls: dict[int, _ToolCallParts] = {}
+        self.tool_calls: dict[int, ToolCallProgress] = {}
         self.finish_reason: str | None = None
 
     def add(self, delta: ChunkDelta) -> None:
@@ -119,7 +128,7 @@ class _ChoiceParts:
                 index = last.index
         parts = calls.get(index)
         if parts is None:
-            parts = calls[index] = _ToolCallParts(index)
+            parts = calls[index] = ToolCallProgress(index)
         if tc.id:  # alibaba-qwen-stream-tool-call-empty-id: "" on continuations
             parts.id = parts.id or tc.id
         if tc.type:
@@ -174,7 +183,7 @@ class StreamAccumulator:
         self.created: int | None = None
         self.system_fingerprint: str | None = None
         self.usage: WireUsage | None = None
-        self.choices: dict[int, _ChoiceParts] = {}
+        self.choices: dict[int, ChoiceProgress] = {}
         self.chunks = 0
         self.done = False
 
@@ -196,7 +205,7 @@ class StreamAccumulator:
         for choice in chunk.choices:
             parts = choices.get(choice.index)
             if parts is None:
-                parts = choices[choice.index] = _ChoiceParts()
+                parts = choices[choice.index] = ChoiceProgress()
             delta = choice.delta
             if delta is not None:
                 parts.add(delta)

@@ -6,6 +6,7 @@ what to send and what an answer means; the other sends it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -220,13 +221,19 @@ class _ClientBase:
         request_id: str | None,
     ) -> CallInfo:
         """After a billed call: price it once, attach the route, record it in the ledger."""
+        route = route_of(plan, call.model)
+        if route is not None and call.attribution.task is None:
+            # the classifier chose the label: bill the call to it, as the router did
+            call = dataclasses.replace(
+                call, attribution=dataclasses.replace(call.attribution, task=route.task)
+            )
         info = self._call_info(
             call,
             completion,
             attempts=attempts,
             started=started,
             request_id=request_id,
-            route=route_of(plan, call.model),
+            route=route,
         )
         meter.settle(info)
         return info

@@ -6,7 +6,9 @@ Everything that does no I/O (building the request, timeouts, mapping errors) liv
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +58,7 @@ class HolySheepClient(_ClientBase):
     ) -> None:
         super().__init__(api_key, base_url, **settings)
         self._sync: httpx.Client | None = http_client
+        self._sync_lock = threading.Lock()
         self._async = AsyncClientPool(self._max_connections, http_async_client)
 
     def __enter__(self) -> HolySheepClient:
@@ -86,9 +89,16 @@ class HolySheepClient(_ClientBase):
             self._sync = None
 
     def _http(self) -> httpx.Client:
-        if self._sync is None:
-            self._sync = build_sync_client(self._max_connections)
-        return self._sync
+        """The sync pool, built once even when several threads make the first call together."""
+        http = self._sync
+        if http is None:
+            with self._sync_lock:
+                http = self._sync
+                if http is None:
+                    http = self._sync = build_sync_client(self._max_connections)
+                    # a client dropped without close() still releases its sockets
+                    weakref.finalize(self, http.close)
+        return http
 
     # ------------------------------------------------------------ sending (the twins)
 

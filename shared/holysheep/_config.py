@@ -8,7 +8,14 @@ from pydantic import SecretStr
 
 from .errors import AuthenticationError, ConfigurationError
 
-__all__ = ["DEFAULT_BASE_URL", "MissingAPIKeyError", "resolve_api_key", "resolve_base_url"]
+__all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "MissingAPIKeyError",
+    "resolve_api_key",
+    "resolve_base_url",
+]
 
 DEFAULT_BASE_URL = "https://api.holysheep.ai/v1"
 API_KEY_ENV = "HOLYSHEEP_API_KEY"

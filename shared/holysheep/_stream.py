@@ -17,7 +17,7 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 from pydantic import ValidationError
 
-from ._accumulate import StreamAccumulator
+from ._accumulate import ChoiceProgress, StreamAccumulator
 from .errors import APITimeoutError, HolySheepError, StreamError
 from .wire import ChatCompletion, ChatCompletionChunk
 
@@ -119,6 +119,13 @@ class _StreamBase:
                 started=self._started,
                 request_id=self.request_id,
             )
+
+    def progress(self, index: int = 0) -> ChoiceProgress | None:
+        """What choice ``index`` has received so far (append-only pieces), or ``None`` yet.
+
+        Cheap to call per chunk: nothing is rebuilt. Use ``completion`` for the whole message.
+        """
+        return self._acc.choices.get(index)
 
     @property
     def finished(self) -> bool:

@@ -66,5 +66,6 @@ class CallInfo:
         if self.attribution.task:
             data["task"] = self.attribution.task
         if self.route is not None:
-            data["route"] = self.route
+            as_dict = getattr(self.route, "as_dict", None)
+            data["route"] = as_dict() if as_dict is not None else self.route
         return data

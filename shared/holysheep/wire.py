@@ -32,6 +32,7 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "WireUsage",
+    "split_content",
 ]
 
 
@@ -122,6 +123,49 @@ class ChatMessage(_Wire):
     refusal: str | None = None
     reasoning_content: str | None = None
 
+    @property
+    def content_text(self) -> str:
+        """The answer: ``content`` itself, or its text parts joined (thinking parts left out)."""
+        return split_content(self.content)[0]
+
+    @property
+    def reasoning_text(self) -> str | None:
+        """The model's reasoning under any provider spelling, or ``None``.
+
+        ``reasoning_content`` (DeepSeek, xAI), ``reasoning`` (OpenRouter, Groq) or thinking parts
+        inside ``content`` (mistral-stream-magistral-thinking-parts), resolved here once.
+        """
+        if self.reasoning_content:
+            return self.reasoning_content
+        extra = self.__pydantic_extra__
+        other = extra.get("reasoning") if extra else None
+        if isinstance(other, str) and other:
+            return other
+        return split_content(self.content)[1]
+
+
+def split_content(content: str | list[Any] | None) -> tuple[str, str | None]:
+    """Text and thinking of a message content that may be a list of typed parts."""
+    if content is None:
+        return "", None
+    if isinstance(content, str):
+        return content, None
+    texts: list[str] = []
+    thoughts: list[str] = []
+    for part in content:
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind == "text":
+            texts.append(part.get("text") or "")
+        elif kind == "thinking":
+            inner = part.get("thinking")
+            if isinstance(inner, str):
+                thoughts.append(inner)
+            elif isinstance(inner, list):
+                thoughts.extend(p.get("text") or "" for p in inner if isinstance(p, dict))
+    return "".join(texts), ("".join(thoughts) or None)
+
 
 class StreamOptions(_Wire):
     """``stream_options``: ask for a final usage chunk."""
@@ -193,12 +237,7 @@ class ChatCompletion(_Wire):
     @property
     def text(self) -> str:
         """The first choice's text content (parts joined, ``""`` when there is none)."""
-        content = self.message.content
-        if content is None:
-            return ""
-        if isinstance(content, str):
-            return content
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        return self.message.content_text
 
 
 class ChunkDelta(_Wire):

@@ -335,3 +335,16 @@ def test_unknown_model_cost_is_none_with_a_warning(side) -> None:
         assert reply.call_info.usage.total_tokens > 0
         assert reply.call_info.cost is None
         client.close()
+
+
+def test_stream_progress_exposes_pieces_without_rebuilding(client, emulator) -> None:
+    emulator.script(Reply(content="one two", tool_calls=[{"name": "f", "arguments": {"a": 1}}]))
+    with client.stream(model="gpt-4.1", messages=HELLO) as s:
+        assert s.progress() is None  # nothing received yet
+        seen = []
+        for _ in s:
+            progress = s.progress()
+            seen.append(("".join(progress.content), len(progress.tool_calls)))
+    assert seen[-1] == ("one two", 1)
+    call = s.progress().tool_calls[0]
+    assert call.name == "f" and json.loads("".join(call.arguments)) == {"a": 1}

@@ -75,3 +75,22 @@ def without_nulls(value: object) -> object:
     if isinstance(value, list):
         return [without_nulls(v) for v in value]
     return value
+
+
+def test_reasoning_resolved_from_every_spelling() -> None:
+    from holysheep.wire import ChatMessage
+
+    deepseek = ChatMessage(role="assistant", content="4", reasoning_content="2+2")
+    openrouter = ChatMessage.model_validate(
+        {"role": "assistant", "content": "4", "reasoning": "2+2"}
+    )
+    mistral = ChatMessage(
+        role="assistant",
+        content=[
+            {"type": "thinking", "thinking": [{"type": "text", "text": "2+2"}]},
+            {"type": "text", "text": "4"},
+        ],
+    )
+    for message in (deepseek, openrouter, mistral):
+        assert (message.content_text, message.reasoning_text) == ("4", "2+2")
+    assert ChatMessage(role="assistant", content="plain").reasoning_text is None
