@@ -97,6 +97,7 @@ class ReadableYaml:
 
 def _json_body(r1: Any, r2: Any) -> None:
     """Bodies match when they are the same JSON (key order and spacing don't matter)."""
+
     def parsed(body: Any) -> Any:
         text = _to_text(body) or ""
         try:
