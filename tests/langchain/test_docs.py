@@ -7,7 +7,7 @@ import re
 import pytest
 
 import langchain_holysheep
-from langchain_holysheep import ChatHolySheep, get_holysheep_callback
+from langchain_holysheep import ChatHolySheep, HolySheepRouter, get_holysheep_callback
 
 from ..conftest import FAKE_KEY
 
@@ -21,7 +21,9 @@ def examples(doc: str | None) -> list[str]:
     return [textwrap.dedent(block) for block in FENCE.findall(doc or "")]
 
 
-@pytest.mark.parametrize("obj", [ChatHolySheep, get_holysheep_callback], ids=lambda o: o.__name__)
+@pytest.mark.parametrize(
+    "obj", [ChatHolySheep, HolySheepRouter, get_holysheep_callback], ids=lambda o: o.__name__
+)
 def test_docstring_example_runs(obj, emulator, monkeypatch, capsys) -> None:
     monkeypatch.setenv("HOLYSHEEP_API_KEY", FAKE_KEY)
     monkeypatch.setenv("HOLYSHEEP_BASE_URL", emulator.base_url)
@@ -36,6 +38,7 @@ def test_public_names_are_sorted_and_exported() -> None:
     assert set(langchain_holysheep.__all__) == {
         "ChatHolySheep",
         "HolySheepCostCallbackHandler",
+        "HolySheepRouter",
         "get_holysheep_callback",
     }
     for name in langchain_holysheep.__all__:
