@@ -69,7 +69,7 @@ def test_in_an_lcel_chain(emulator) -> None:
 
 
 def test_bad_input_says_what_to_pass(router) -> None:
-    with pytest.raises(TypeError, match="'task'.*'input'"):
+    with pytest.raises(TypeError, match=r"'task'.*'input'"):
         router.invoke("just a string")
     with pytest.raises(TypeError, match="unknown keys"):
         router.invoke({"task": "qa", "input": "x", "temperature": 0})
