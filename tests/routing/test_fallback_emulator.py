@@ -1,13 +1,13 @@
 """Fallbacks end to end through the relay emulator: a model down, a 429 storm, a context error.
 
-The driver below is the loop the client will run (sketched in ``RoutePlan``'s docstring): ask
-the plan for a model, call it, report the outcome; sleep ``wait_s()`` when every candidate is
-cooling down. Streams fall back only before their first chunk reached the caller.
+Everything goes through the client's own routed path (``model="auto"``), which walks the
+router's ``RoutePlan``: ask it for a model, call it, report the outcome, sleep ``wait_s()`` when
+every candidate is cooling. Streams fall back only before their first chunk reached the caller.
 """
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import time
 from typing import Any
 
@@ -23,57 +23,24 @@ QA = user("What is the capital of Peru?")  # qa: gemini-2.5-flash, gpt-4.1-mini,
 SUMMARY = user("Summarize: the quarterly numbers were fine.")  # deepseek-v3.2 first
 
 
-def _params(plan: Any, model: str) -> dict[str, Any]:
-    params: dict[str, Any] = {"model": model, "messages": plan.messages_for(model)}
-    if plan.max_tokens_for(model) is not None:
-        params["max_tokens"] = plan.max_tokens_for(model)
-    return params
+def routed_chat(
+    client: HolySheepClient, router: TaskRouter, messages: Any, *, deadline: float = 5.0
+) -> tuple[str, RouteDecision]:
+    """``client.chat(model="auto")`` with ``router``; returns ``(text, decision)``."""
+    client.router = router
+    retry = dataclasses.replace(client.retry, deadline=deadline)
+    reply = client.chat(model="auto", messages=messages, retry=retry)
+    return reply.text, reply.call_info.route
 
 
-def routed_chat(client: HolySheepClient, router: TaskRouter, messages: Any, **kw: Any) -> Any:
-    """Sync driver: returns ``(text, decision)``."""
-    plan = router.plan(messages, deadline=kw.pop("deadline", 5.0), **kw)
-    while True:
-        model = plan.next_model()
-        if model is None:
-            wait = plan.wait_s()
-            if wait is None:
-                raise plan.no_model_error()
-            time.sleep(wait)
-            continue
-        try:
-            reply = client.chat(**_params(plan, model))
-        except HolySheepError as exc:
-            plan.failed(model, exc)
-            continue
-        plan.succeeded(model)
-        return reply.choices[0].message.content, plan.decision
-
-
-def routed_stream(client: HolySheepClient, router: TaskRouter, messages: Any) -> Any:
-    """Sync stream driver: falls back only until the first chunk; returns ``(text, decision)``."""
-    plan = router.plan(messages, deadline=5.0)
-    while True:
-        model = plan.next_model()
-        if model is None:
-            wait = plan.wait_s()
-            if wait is None:
-                raise plan.no_model_error()
-            time.sleep(wait)
-            continue
-        stream = client.stream(**_params(plan, model))
-        try:
-            first = next(iter(stream))
-        except HolySheepError as exc:
-            plan.failed(model, exc)
-            continue
-        text = [first.choices[0].delta.content or ""] if first.choices else []
-        try:
-            text += [c.choices[0].delta.content or "" for c in stream if c.choices]
-        except HolySheepError as exc:
-            plan.failed(model, exc, after_first_chunk=True)  # re-raises
-        plan.succeeded(model)
-        return "".join(text), plan.decision
+def routed_stream(
+    client: HolySheepClient, router: TaskRouter, messages: Any
+) -> tuple[str, RouteDecision]:
+    """``client.stream(model="auto")`` with ``router``; returns ``(text, decision)``."""
+    client.router = router
+    with client.stream(model="auto", messages=messages) as stream:
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    return text, stream.call_info.route
 
 
 def models_asked(emulator: RelayEmulator) -> list[str]:
@@ -177,29 +144,12 @@ def test_stream_does_not_fall_back_after_the_first_chunk(
 async def test_async_invoke_and_stream_fall_back(
     client: HolySheepClient, emulator: RelayEmulator
 ) -> None:
-    router = TaskRouter()
+    client.router = TaskRouter()
     emulator.fail(503, times=2, model="gemini-2.5-flash")
-    texts = []
-    for streaming in (False, True):
-        plan = router.plan(QA, deadline=5.0)
-        while (model := plan.next_model()) is not None or plan.wait_s() is not None:
-            if model is None:
-                await asyncio.sleep(plan.wait_s() or 0)
-                continue
-            try:
-                if streaming:
-                    chunks = [c async for c in client.astream(**_params(plan, model))]
-                    texts.append(
-                        "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-                    )
-                else:
-                    reply = await client.achat(**_params(plan, model))
-                    texts.append(reply.choices[0].message.content)
-            except HolySheepError as exc:
-                plan.failed(model, exc)
-                continue
-            plan.succeeded(model)
-            break
-        assert plan.decision.model == "gpt-4.1-mini"
-        assert plan.decision.fallbacks[0].from_model == "gemini-2.5-flash"
-    assert all("Peru" in t for t in texts)
+    reply = await client.achat(model="auto", messages=QA)
+    async with client.astream(model="auto", messages=QA) as stream:
+        text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    for decision in (reply.call_info.route, stream.call_info.route):
+        assert decision.model == "gpt-4.1-mini"
+        assert decision.fallbacks[0].from_model == "gemini-2.5-flash"
+    assert "Peru" in reply.text and "Peru" in text
