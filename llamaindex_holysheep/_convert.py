@@ -177,26 +177,8 @@ def message_blocks(
 
 
 def _split_content(message: WireMessage) -> tuple[str, str | None]:
-    """Text and reasoning of a wire message; content may be a list of parts (Mistral)."""
-    extra = message.model_extra or {}
-    reasoning = message.reasoning_content or extra.get("reasoning")
-    content = message.content
-    if content is None or isinstance(content, str):
-        return content or "", reasoning if isinstance(reasoning, str) else None
-    texts: list[str] = []
-    thoughts: list[str] = []
-    for part in content:  # mistral-stream-magistral-thinking-parts
-        if not isinstance(part, Mapping):
-            continue
-        if part.get("type") == "text":
-            texts.append(part.get("text") or "")
-        elif part.get("type") == "thinking":
-            inner = part.get("thinking")
-            items = inner if isinstance(inner, list) else [{"text": inner}]
-            thoughts.extend(p.get("text") or "" for p in items if isinstance(p, Mapping))
-    if not isinstance(reasoning, str):
-        reasoning = "".join(thoughts) or None
-    return "".join(texts), reasoning
+    """Text and reasoning of a wire message, under any provider's spelling (the core resolves)."""
+    return message.content_text, message.reasoning_text
 
 
 def response_from_completion(completion: ChatCompletion, delta: str | None = None) -> ChatResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._tool_deltas import ToolCallIndexer
 from .errors import StreamError, stream_error
 from .wire import (
     ChatCompletion,
@@ -19,6 +20,7 @@ from .wire import (
     ToolCall,
     ToolCallDelta,
     WireUsage,
+    split_content,
 )
 
 __all__ = ["ChoiceProgress", "StreamAccumulator", "ToolCallProgress"]
@@ -59,6 +61,7 @@ class ChoiceProgress:
     """
 
     __slots__ = (
+        "_indexer",
         "content",
         "finish_reason",
         "reasoning",
@@ -76,6 +79,7 @@ class ChoiceProgress:
         self.refusal: list[str] = []
         self.tool_calls: dict[int, ToolCallProgress] = {}
         self.finish_reason: str | None = None
+        self._indexer = ToolCallIndexer()
 
     def add(self, delta: ChunkDelta) -> None:
         content = delta.content
@@ -103,42 +107,26 @@ class ChoiceProgress:
 
     def _add_parts(self, parts: list[Any]) -> None:
         """Content as a list of parts (mistral-stream-magistral-thinking-parts)."""
-        for part in parts:
-            if not isinstance(part, dict):
-                continue
-            kind = part.get("type")
-            if kind == "text":
-                self.content.append(part.get("text") or "")
-            elif kind == "thinking":
-                inner = part.get("thinking")
-                if isinstance(inner, str):
-                    self.reasoning.append(inner)
-                elif isinstance(inner, list):
-                    self.reasoning.extend(p.get("text", "") for p in inner if isinstance(p, dict))
+        text, thinking = split_content(parts)
+        if text:
+            self.content.append(text)
+        if thinking:
+            self.reasoning.append(thinking)
 
     def _add_tool_call(self, tc: ToolCallDelta) -> None:
-        calls = self.tool_calls
-        index = tc.index
-        if index is None:
-            # mistral-stream-tool-call-no-index: a new id starts a call, none continues the last.
-            last = calls[max(calls)] if calls else None
-            if last is None or (tc.id and last.id and tc.id != last.id):
-                index = (max(calls) + 1) if calls else 0
-            else:
-                index = last.index
-        parts = calls.get(index)
+        fn = tc.function
+        index, new_id, new_name = self._indexer.place(tc.index, tc.id, fn.name if fn else None)
+        parts = self.tool_calls.get(index)
         if parts is None:
-            parts = calls[index] = ToolCallProgress(index)
-        if tc.id:  # alibaba-qwen-stream-tool-call-empty-id: "" on continuations
-            parts.id = parts.id or tc.id
+            parts = self.tool_calls[index] = ToolCallProgress(index)
+        if new_id:  # alibaba-qwen-stream-tool-call-empty-id: "" on continuations
+            parts.id = new_id
         if tc.type:
             parts.type = tc.type
-        fn = tc.function
-        if fn is not None:
-            if fn.name:
-                parts.name += fn.name if parts.name != fn.name else ""
-            if fn.arguments:
-                parts.arguments.append(fn.arguments)
+        if new_name:
+            parts.name += new_name
+        if fn is not None and fn.arguments:
+            parts.arguments.append(fn.arguments)
         if tc.__pydantic_extra__:
             parts.extra.update(tc.__pydantic_extra__)
 
