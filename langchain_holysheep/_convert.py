@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "PROVIDER",
     "chat_result",
+    "fit_to_window",
     "reasoning_kwargs",
     "response_metadata",
     "split_parts",
@@ -38,6 +39,48 @@ PROVIDER = "holysheep"
 def to_wire_messages(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
     """Messages in the chat-completions shape (reasoning from earlier turns is not replayed)."""
     return convert_to_openai_messages(messages)  # type: ignore[return-value]
+
+
+def fit_to_window(messages: Sequence[BaseMessage], max_prompt_tokens: int) -> list[BaseMessage]:
+    """The newest messages whose estimated tokens fit ``max_prompt_tokens``, system prompt kept.
+
+    langchain-core's ``trim_messages`` (``strategy="last"``, ``include_system=True``, kept history
+    starting on a human turn), counting with the core's estimate (``holysheep.tokens``, the one
+    the router and budgets use). When even the latest message cannot fit, the messages are
+    returned unchanged: dropping the question would be worse than the relay's context-length
+    error.
+    """
+    from holysheep.tokens import estimate_message_tokens
+    from langchain_core.messages import trim_messages
+
+    priming = estimate_message_tokens(())
+    sizes: dict[int, int] = {}
+
+    def count(batch: list[BaseMessage]) -> int:  # called on slices: each message sized once
+        total = 0
+        for message in batch:
+            size = sizes.get(id(message))
+            if size is None:
+                wire = to_wire_messages([message])
+                size = sizes[id(message)] = estimate_message_tokens(wire) - priming
+            total += size
+        return total
+
+    budget = max_prompt_tokens - priming
+    messages = list(messages)
+    if count(messages) <= budget:
+        return messages
+    kept = trim_messages(
+        messages,
+        max_tokens=budget,
+        token_counter=count,
+        strategy="last",
+        include_system=True,
+        start_on="human",
+    )
+    if not kept or kept[-1] is not messages[-1]:
+        return messages
+    return kept
 
 
 def usage_metadata(usage: Usage | None) -> UsageMetadata | None:

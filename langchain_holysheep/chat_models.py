@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from holysheep import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
+from holysheep.tokens import estimate_tools_tokens
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
@@ -26,7 +27,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 from ._chunks import ChunkTranslator
 from ._client_slot import ClientSlot
-from ._convert import PROVIDER, chat_result, to_wire_messages
+from ._convert import PROVIDER, chat_result, fit_to_window, to_wire_messages
 from ._tools import ToolLike, format_tools, wire_tool_choice
 
 if TYPE_CHECKING:
@@ -110,6 +111,11 @@ class ChatHolySheep(BaseChatModel):
     """End user the calls are billed to (sent in the relay's ``user`` field)."""
     app: str | None = None
     """Application the calls are billed to (on every cost record)."""
+    trim_to_fit: bool = False
+    """When the prompt would not fit the model's window, drop the oldest messages (the system
+    prompt and the latest turn kept) instead of letting the relay refuse it. Off by default:
+    the model then sees less of the chat. With ``model="auto"`` the router trims, and only when
+    no candidate holds the whole chat."""
 
     _slot: ClientSlot = PrivateAttr(default_factory=ClientSlot)
 
@@ -199,6 +205,8 @@ class ChatHolySheep(BaseChatModel):
         stream: bool = False,
     ) -> dict[str, Any]:
         """The core call's keyword arguments: body fields, then call options, then per-call."""
+        if self.trim_to_fit:
+            messages = self._fit(messages, kwargs)
         params: dict[str, Any] = {"model": self.model, "messages": to_wire_messages(messages)}
         if self.temperature is not None:
             params["temperature"] = self.temperature
@@ -220,6 +228,24 @@ class ChatHolySheep(BaseChatModel):
             params["stream_options"] = {"include_usage": False}
         params.update(kwargs)
         return params
+
+    def _fit(self, messages: list[BaseMessage], kwargs: dict[str, Any]) -> list[BaseMessage]:
+        """``trim_to_fit``: the messages trimmed to the model's window less the reply's room.
+
+        ``model="auto"`` leaves it to the router (the ``trim`` call option), which knows the
+        candidates' windows; an unknown model is left as is (its window is unknown).
+        """
+        model = kwargs.get("model", self.model)
+        if model == "auto":
+            kwargs.setdefault("trim", True)
+            return messages
+        spec = self.client.catalog.find(model)
+        if spec is None:
+            return messages
+        max_tokens = kwargs.get("max_tokens", self.max_tokens)
+        reply = min(max_tokens or spec.max_output_tokens, spec.max_output_tokens)
+        budget = spec.context_window - reply - estimate_tools_tokens(kwargs.get("tools"))
+        return fit_to_window(messages, budget)
 
     # ------------------------------------------------------------ the four calls
 

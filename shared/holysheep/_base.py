@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["_Call", "_ClientBase"]
 
 logger = logging.getLogger("holysheep")
-_CALL_OPTIONS = ("timeout", "retry", "extra_headers", "extra_body", "task", "app", "tags")
+_CALL_OPTIONS = ("timeout", "retry", "extra_headers", "extra_body", "task", "app", "tags", "trim")
 _DEFAULT_READ_TIMEOUT = 120.0
 
 
@@ -52,6 +52,8 @@ class _Call:
     stream: bool
     attribution: Attribution
     user_timeout: httpx.Timeout | None = None
+    trim: bool | None = None
+    """``model="auto"`` only: let the router trim the oldest turns (None: the router's setting)."""
 
 
 class _ClientBase:
@@ -179,6 +181,7 @@ class _ClientBase:
             headers=headers,
             retry=options.get("retry"),
             stream=stream,
+            trim=options.get("trim"),
             attribution=Attribution(
                 task=options.get("task"),
                 user=data.get("user"),

@@ -77,6 +77,7 @@ def plan_for(client: _ClientBase, call: _Call) -> RoutePlan:
         json_schema=response_format.get("type") == "json_schema",
         attribution=call.attribution,
         deadline=deadline,
+        trim=call.trim,
     )
 
 

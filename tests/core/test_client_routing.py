@@ -108,3 +108,24 @@ def test_default_router_is_built_on_first_auto_call(emulator) -> None:
         assert client.router is None
         client.chat(model="auto", messages=SUMMARY)
         assert isinstance(client.router, TaskRouter)
+
+
+def test_trim_per_call_lets_a_long_chat_fit(emulator) -> None:
+    """``trim=True`` on one call trims the oldest turns; without it nothing fits or is sent."""
+    router = TaskRouter({"qa": ["deepseek-v3.2"]}, extends=False, default_task="qa")
+    chat = [{"role": "system", "content": "Be brief."}]
+    for i in range(40):
+        chat += [
+            {"role": "user", "content": f"question {i} " + "x " * 8000},
+            {"role": "assistant", "content": "ok"},
+        ]
+    chat.append({"role": "user", "content": "and the last question?"})
+    with HolySheepClient(FAKE_KEY, emulator.base_url, retry=FAST, router=router) as client:
+        with pytest.raises(holysheep.NoModelAvailableError, match="exceed"):
+            client.chat(model="auto", messages=chat, task="qa")
+        assert emulator.requests == []
+        reply = client.chat(model="auto", messages=chat, task="qa", trim=True)
+    sent = emulator.requests[-1].json["messages"]
+    assert reply.model == "deepseek-v3.2" and 2 < len(sent) < len(chat)
+    assert sent[0] == chat[0] and sent[1]["role"] == "user" and sent[-1] == chat[-1]
+    assert "trim" not in emulator.requests[-1].json  # a call option, never a body field
