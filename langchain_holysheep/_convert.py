@@ -123,7 +123,7 @@ def response_metadata(
             if value is not None:
                 metadata[key] = value
         if info.route is not None:
-            metadata["route"] = info.route
+            metadata["route"] = info.route.as_dict()  # JSON-safe, so messages serialize
     return metadata
 
 

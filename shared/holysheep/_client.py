@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["HolySheepClient"]
 
-_CALL_OPTIONS = ("timeout", "retry", "extra_headers", "extra_body", "task", "app", "tags")
-_DEFAULT_READ_TIMEOUT = 120.0
 
 
 class HolySheepClient(_ClientBase):
@@ -241,7 +239,8 @@ class HolySheepClient(_ClientBase):
             request: a ``ChatRequest`` or dict body; keyword ``params`` are merged over it.
             **params: body fields (``model``, ``messages``, ``tools``, ``user``, ...) plus the
                 call options ``timeout`` (seconds), ``retry`` (a ``RetryPolicy``),
-                ``extra_headers``, ``extra_body`` and the attribution ``task``, ``app``, ``tags``.
+                ``extra_headers``, ``extra_body``, the attribution ``task``, ``app``, ``tags``,
+                and for ``model="auto"`` ``trim`` (drop old messages to fit a window).
 
         Returns:
             The completion; ``completion.call_info`` holds usage, cost and attribution.

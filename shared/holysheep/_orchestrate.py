@@ -87,12 +87,17 @@ def retarget(client: _ClientBase, call: _Call, plan: RoutePlan, model: str) -> _
     max_tokens = plan.max_tokens_for(model)
     if max_tokens is not None:
         data["max_tokens"] = max_tokens
+    # A 429 goes to the plan rather than to a wait on the same model: the breaker cools the
+    # model for Retry-After and the next candidate answers now (the plan still waits when
+    # every candidate is cooling).
+    retry = dataclasses.replace(call.retry or client.retry, retry_rate_limits=False)
     return dataclasses.replace(
         call,
         data=data,
         body=client._serialize(data),
         model=model,
         timeout=call.user_timeout or client._timeout_for(model),
+        retry=retry,
     )
 
 

@@ -46,7 +46,8 @@ class CallInfo:
     latency_s: float
     """Wall seconds from the first attempt to the last byte."""
     attempts: int
-    """HTTP attempts made, retries included."""
+    """HTTP attempts made on the model that served, retries included (a routed call's failed
+    candidates are in ``route.fallbacks``)."""
     streamed: bool
     """True for a stream."""
     request_id: str | None = None

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from .errors import HolySheepError
+from .errors import HolySheepError, RateLimitError
 
 __all__ = ["RetryPolicy"]
 
@@ -48,6 +48,8 @@ class RetryPolicy:
     """Cap on a server's ``Retry-After``, in seconds."""
     jitter: bool = True
     """Full jitter (uniform in [0, bound]); False waits the bound itself, for predictable tests."""
+    retry_rate_limits: bool = True
+    """Retry a 429 on the same model; routed calls turn this off and fall back instead."""
     rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -71,6 +73,8 @@ class RetryPolicy:
     def next_delay(self, attempt: int, error: BaseException, elapsed: float) -> float | None:
         """Seconds to wait before the next attempt, or ``None`` to give up and raise ``error``."""
         if attempt >= self.max_attempts or not is_retryable(error):
+            return None
+        if not self.retry_rate_limits and isinstance(error, RateLimitError):
             return None
         delay = self.backoff(attempt, getattr(error, "retry_after", None))
         if self.deadline is not None and elapsed + delay >= self.deadline:

@@ -129,3 +129,20 @@ def test_trim_per_call_lets_a_long_chat_fit(emulator) -> None:
     assert reply.model == "deepseek-v3.2" and 2 < len(sent) < len(chat)
     assert sent[0] == chat[0] and sent[1]["role"] == "user" and sent[-1] == chat[-1]
     assert "trim" not in emulator.requests[-1].json  # a call option, never a body field
+
+
+def test_a_rate_limited_candidate_is_not_waited_for_when_another_is_ready(client, emulator) -> None:
+    import time
+
+    emulator.fail(429, times=5, retry_after=20, model="gpt-4.1")
+    started = time.monotonic()
+    reply = client.chat(model="auto", messages=CODE)
+    assert time.monotonic() - started < 2  # not the 20 s Retry-After
+    assert [r.json["model"] for r in emulator.requests] == ["gpt-4.1", reply.model]
+    assert reply.call_info.route.fallbacks[0].error_type == "RateLimitError"
+
+
+def test_a_plain_call_still_honours_retry_after(client, emulator) -> None:
+    emulator.fail(429, retry_after=0.2, model="gpt-4.1")
+    reply = client.chat(model="gpt-4.1", messages=CODE)
+    assert reply.call_info.attempts == 2 and reply.model == "gpt-4.1"

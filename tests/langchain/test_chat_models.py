@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import pickle
 from decimal import Decimal
 
@@ -303,7 +304,9 @@ def test_langsmith_params_name_the_provider_and_the_per_call_model(
 
 
 def test_route_decision_goes_into_response_metadata() -> None:
-    route = object()  # whatever the core's router returns, it is passed through as is
+    from holysheep.routing import TaskRouter
+
+    route = TaskRouter().route([{"role": "user", "content": "Summarize: a, b."}])
     info = CallInfo(
         id="c1",
         requested_model="auto",
@@ -319,7 +322,8 @@ def test_route_decision_goes_into_response_metadata() -> None:
     meta = response_metadata(
         info, completion_id="c1", finish_reason="stop", system_fingerprint=None
     )
-    assert meta["route"] is route
+    assert meta["route"] == route.as_dict()  # JSON-safe, so the message serializes
+    json.dumps(meta["route"])
     assert meta["task"] == "summarization" and meta["requested_model"] == "auto"
     info_without = CallInfo("c2", "gpt-4.1", "gpt-4.1", None, None, Attribution(), 0.1, 1, False)
     no_route = response_metadata(
