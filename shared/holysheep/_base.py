@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["_Call", "_ClientBase"]
 
 logger = logging.getLogger("holysheep")
+LEDGER_ENV = "HOLYSHEEP_LEDGER"
 _CALL_OPTIONS = ("timeout", "retry", "extra_headers", "extra_body", "task", "app", "tags", "trim")
 _DEFAULT_READ_TIMEOUT = 120.0
 
@@ -76,8 +78,8 @@ class _ClientBase:
     ) -> None:
         self.router = router
         """A ``TaskRouter`` used for ``model="auto"`` (routing and fallbacks)."""
-        self.ledger = ledger
-        """A ``CostLedger`` that records every billed call once and enforces budgets."""
+        self._ledger = ledger
+        self._ledger_from_env = ledger is None and bool(os.environ.get(LEDGER_ENV))
         self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
         self.base_url = resolve_base_url(base_url)
         self._chat_url = httpx.URL(f"{self.base_url}/chat/completions")  # parsed once, not per call
@@ -102,6 +104,24 @@ class _ClientBase:
 
     def __reduce__(self) -> Any:
         raise TypeError("HolySheepClient holds open connections and a secret; it cannot be pickled")
+
+    @property
+    def ledger(self) -> Any:
+        """The ``CostLedger`` recording every billed call once and enforcing budgets, or None.
+
+        The one given, else one opened on first use from ``HOLYSHEEP_LEDGER`` when that is set
+        (so a process configured for a ledger records without code changes), else None.
+        """
+        if self._ledger is None and self._ledger_from_env:
+            from .ledger import CostLedger
+
+            self._ledger = CostLedger(catalog=self.catalog)
+            self._ledger_from_env = False
+        return self._ledger
+
+    @ledger.setter
+    def ledger(self, value: Any) -> None:
+        self._ledger, self._ledger_from_env = value, False
 
     @property
     def catalog(self) -> ModelCatalog:

@@ -107,3 +107,20 @@ def test_spending_stops_at_the_budget(emulator) -> None:
         [status] = led.budget_status(holysheep.calls.Attribution(app="demo"))
         assert status.spent_usd <= Decimal("0.0005")
         assert len(emulator.requests) == sent
+
+
+def test_holysheep_ledger_env_attaches_a_ledger(emulator, monkeypatch, tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'costs.db'}"
+    monkeypatch.setenv("HOLYSHEEP_LEDGER", url)
+    with HolySheepClient(FAKE_KEY, emulator.base_url) as client:
+        client.chat(model="gpt-4.1", messages=HELLO, app="env-configured")
+        client.ledger.close()
+    with CostLedger(url) as ledger:
+        [entry] = ledger.entries()
+    assert entry.app == "env-configured"
+
+
+def test_no_ledger_without_the_env_var(emulator) -> None:
+    with HolySheepClient(FAKE_KEY, emulator.base_url) as client:
+        client.chat(model="gpt-4.1", messages=HELLO)
+        assert client.ledger is None
