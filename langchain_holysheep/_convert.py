@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from holysheep.wire import split_content
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_openai_messages
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -129,22 +130,8 @@ def response_metadata(
 
 def split_parts(parts: list[Any]) -> tuple[str, str]:
     """Text and reasoning from content given as parts (mistral-stream-magistral-thinking-parts)."""
-    text: list[str] = []
-    thinking: list[str] = []
-    for part in parts:
-        if isinstance(part, str):
-            text.append(part)
-        elif isinstance(part, dict):
-            kind = part.get("type")
-            if kind == "text":
-                text.append(part.get("text") or "")
-            elif kind == "thinking":
-                inner = part.get("thinking")
-                if isinstance(inner, str):
-                    thinking.append(inner)
-                elif isinstance(inner, list):
-                    thinking.extend(p.get("text", "") for p in inner if isinstance(p, dict))
-    return "".join(text), "".join(thinking)
+    text, thinking = split_content(parts)
+    return text, thinking or ""
 
 
 def reasoning_kwargs(

@@ -153,6 +153,9 @@ def split_content(content: str | list[Any] | None) -> tuple[str, str | None]:
     texts: list[str] = []
     thoughts: list[str] = []
     for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+            continue
         if not isinstance(part, dict):
             continue
         kind = part.get("type")
