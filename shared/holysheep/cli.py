@@ -11,6 +11,10 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .calls import CallInfo
 
 __all__ = ["main"]
 
@@ -41,8 +45,6 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     """Send one prompt, stream the answer to stdout, then print usage and cost."""
-    from .catalog import ModelCatalog
-
     with _client(args) as client:
         stream = client.stream(
             model=args.model, messages=[{"role": "user", "content": args.prompt}]
@@ -53,22 +55,21 @@ def cmd_chat(args: argparse.Namespace) -> int:
                     if choice.delta is not None and isinstance(choice.delta.content, str):
                         print(choice.delta.content, end="", flush=True)
         print()
-        _print_cost(ModelCatalog.default(), stream.completion)
+        _print_cost(stream.call_info)
     return 0
 
 
-def _print_cost(catalog, completion) -> None:
-    from .usage import Usage
-
-    usage = Usage.from_wire(completion.usage)
-    if usage is None:
+def _print_cost(info: CallInfo | None) -> None:
+    """Usage and cost as the core priced them (the call is never priced twice)."""
+    usage = info.usage if info is not None else None
+    if info is None or usage is None:
         print("(the relay reported no usage)", file=sys.stderr)
         return
-    cost = catalog.cost(completion.model, usage)
     line = (
-        f"[{completion.model}] {usage.prompt_tokens} prompt ({usage.cached_tokens} cached) + "
+        f"[{info.model}] {usage.prompt_tokens} prompt ({usage.cached_tokens} cached) + "
         f"{usage.completion_tokens} completion tokens"
     )
+    cost = info.cost
     if cost is not None:
         line += (
             f" = ${cost.total_usd:.6f}; relay ¥{cost.relay_cny:.4f} vs direct "
