@@ -137,7 +137,7 @@ def test_a_rate_limited_candidate_is_not_waited_for_when_another_is_ready(client
     emulator.fail(429, times=5, retry_after=20, model="gpt-4.1")
     started = time.monotonic()
     reply = client.chat(model="auto", messages=CODE)
-    assert time.monotonic() - started < 2  # not the 20 s Retry-After
+    assert time.monotonic() - started < 10  # not the 20 s Retry-After
     assert [r.json["model"] for r in emulator.requests] == ["gpt-4.1", reply.model]
     assert reply.call_info.route.fallbacks[0].error_type == "RateLimitError"
 

@@ -52,22 +52,43 @@ def test_api_md_names_are_exported() -> None:
     assert names <= set(holysheep.__all__)
 
 
-def test_import_pulls_no_framework_and_is_fast() -> None:
-    code = textwrap.dedent(
-        """
-        import sys, time
-        t = time.perf_counter()
-        import holysheep
-        elapsed = time.perf_counter() - t
-        bad = sorted(m for m in sys.modules
-                     if m.split(".")[0] in {"langchain_core", "llama_index", "aiohttp", "redis"})
-        print(elapsed, bad)
-        """
-    )
+_IMPORT_PROBE = textwrap.dedent(
+    """
+    import sys, time
+    t = time.perf_counter()
+    import {module}
+    elapsed = time.perf_counter() - t
+    bad = sorted(m for m in sys.modules
+                 if m.split(".")[0] in {{"langchain_core", "llama_index", "aiohttp", "redis"}})
+    print(elapsed, bad)
+    """
+)
+
+
+def _import_seconds(module: str) -> tuple[float, str]:
+    """Seconds to import ``module`` in a fresh interpreter, and any framework it pulled in."""
+    code = _IMPORT_PROBE.format(module=module)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     elapsed, bad = out.stdout.split(" ", 1)
-    assert bad.strip() == "[]"
-    assert float(elapsed) < 0.5  # the benchmark holds the 150 ms line; this guards regressions
+    return float(elapsed), bad.strip()
+
+
+def test_import_pulls_no_framework() -> None:
+    assert _import_seconds("holysheep")[1] == "[]"
+
+
+def test_import_costs_little_beyond_its_own_dependencies() -> None:
+    """A ratio against httpx + pydantic imported in the same run, so a busy machine cannot fail it.
+
+    The absolute figure (under 150 ms) is held by ``benchmarks/bench_core.py``, not here.
+    """
+    ours, base = [], []
+    for _ in range(3):  # interleaved and best of three: load hits both sides alike
+        base.append(_import_seconds("httpx, pydantic, httpx_sse")[0])
+        ours.append(_import_seconds("holysheep")[0])
+    # holysheep itself adds its own modules on top of these; more than 2.5x means an eager
+    # import of something heavy (a framework, the catalogue parser, asyncio's transports).
+    assert min(ours) < 2.5 * min(base), (min(ours), min(base))
 
 
 def _python_blocks(path: Path) -> list[str]:

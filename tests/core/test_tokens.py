@@ -38,10 +38,19 @@ def test_tools_add_tokens() -> None:
     assert estimate_tools_tokens([{"type": "function", "function": {"name": "f"}}]) > 0
 
 
-def test_estimate_is_fast() -> None:
+def test_estimate_is_about_as_cheap_as_reading_the_text() -> None:
+    """A ratio against a baseline of the same run (json.dumps of the messages), not a timing."""
+    import json
+
     messages = [{"role": "user", "content": "word " * 400}] * 5
-    estimate_message_tokens(messages)
-    start = time.perf_counter()
-    for _ in range(100):
-        estimate_message_tokens(messages)
-    assert (time.perf_counter() - start) / 100 < 0.005
+
+    def best(fn: object) -> float:
+        out = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(20):
+                fn(messages)  # type: ignore[operator]
+            out = min(out, time.perf_counter() - start)
+        return out
+
+    assert best(estimate_message_tokens) < 2 * best(json.dumps)

@@ -85,10 +85,10 @@ def test_a_model_down_falls_back_to_the_next_candidate(auto, emulator, side) -> 
 
 
 def test_a_429_storm_falls_back_and_the_next_call_skips_the_cooling_model(auto, emulator):
-    emulator.fail(429, times=50, retry_after=1, model=FIRST)
+    emulator.fail(429, times=50, retry_after=30, model=FIRST)
     started = time.monotonic()
     first = auto.invoke(CODE, task="code-generation")
-    assert time.monotonic() - started < 0.9  # no wait on the limited model: the next answers
+    assert time.monotonic() - started < 10  # not the 30 s Retry-After: the next model answers
     [fallback] = first.response_metadata["route"]["fallbacks"]
     assert (fallback["from_model"], fallback["status_code"]) == (FIRST, 429)
     assert fallback["error_type"] == "RateLimitError"
@@ -96,8 +96,8 @@ def test_a_429_storm_falls_back_and_the_next_call_skips_the_cooling_model(auto, 
     assert sent_models(emulator) == [FIRST, NEXT]  # a 429 is not retried on a routed call
 
     started = time.monotonic()
-    second = auto.invoke(CODE, task="code-generation")  # within the Retry-After second
-    assert time.monotonic() - started < 0.9
+    second = auto.invoke(CODE, task="code-generation")  # within the Retry-After
+    assert time.monotonic() - started < 10
     assert sent_models(emulator)[2:] == [NEXT]  # the rate-limited model is not asked again
     route = second.response_metadata["route"]
     assert route["fallbacks"] == [] and verdict(route, FIRST)["status"] == "cooling"

@@ -105,3 +105,16 @@ def ledger(make_ledger: Callable[..., CostLedger]) -> CostLedger:
 def pytest_configure(config: pytest.Config) -> None:
     """Register the ``load`` marker (the multi-process load check, run in CI too)."""
     config.addinivalue_line("markers", "load: the multi-process load check of the ledger")
+
+
+_REDIS_SKIP = "HOLYSHEEP_TEST_REDIS is not set"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Fold the Redis skips into one summary line: one reason, one place (this file)."""
+    outcome = yield
+    report = outcome.get_result()
+    longrepr = report.longrepr
+    if report.skipped and isinstance(longrepr, tuple) and _REDIS_SKIP in str(longrepr[2]):
+        report.longrepr = (__file__, _no_redis.__code__.co_firstlineno, longrepr[2])

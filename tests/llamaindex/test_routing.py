@@ -55,18 +55,18 @@ def test_a_model_down_falls_back_to_the_next_candidate(auto, emulator, cost, sid
 
 
 def test_a_429_storm_falls_back_and_the_next_call_skips_the_cooling_model(auto, emulator):
-    emulator.fail(429, times=50, retry_after=1, model=FIRST)
+    emulator.fail(429, times=50, retry_after=30, model=FIRST)
     started = time.monotonic()
     first = auto.chat(CODE)
-    assert time.monotonic() - started < 0.9  # no wait on the limited model: the next answers
+    assert time.monotonic() - started < 10  # not the 30 s Retry-After: the next model answers
     [fallback] = first.additional_kwargs["route"]["fallbacks"]
     assert (fallback["from_model"], fallback["status_code"]) == (FIRST, 429)
     assert first.additional_kwargs["model_name"] == NEXT
     assert sent_models(emulator) == [FIRST, NEXT]  # a 429 is not retried on a routed call
 
     started = time.monotonic()
-    second = auto.chat(CODE)  # within the Retry-After second
-    assert time.monotonic() - started < 0.9
+    second = auto.chat(CODE)  # within the Retry-After
+    assert time.monotonic() - started < 10
     assert sent_models(emulator)[2:] == [NEXT]  # the rate-limited model is not asked again
     assert second.raw.call_info.route.verdict(FIRST).status == "cooling"
 
