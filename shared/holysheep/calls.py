@@ -54,6 +54,9 @@ class CallInfo:
     """The relay's ``x-request-id`` of the attempt that succeeded."""
     route: Any = None
     """The ``RouteDecision`` when a router chose the model."""
+    estimated: bool = False
+    """True when ``usage`` (and so ``cost``) was estimated rather than reported by the relay:
+    a stream cut before its usage chunk, or usage the relay reported that could not be true."""
 
     def as_metadata(self) -> dict[str, Any]:
         """A plain dict for framework metadata slots (JSON-friendly; money as strings)."""
@@ -64,6 +67,8 @@ class CallInfo:
             "latency_s": round(self.latency_s, 6),
             "cost": self.cost.as_dict() if self.cost is not None else None,
         }
+        if self.estimated:
+            data["estimated"] = True
         if self.attribution.task:
             data["task"] = self.attribution.task
         if self.route is not None:

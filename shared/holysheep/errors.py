@@ -15,6 +15,7 @@ The tree::
     │   ├── APITimeoutError          connect/read timeout, 408           retryable
     │   ├── APIConnectionError       connection refused, reset, DNS      retryable
     │   └── StreamError              error inside a 200 stream, or a stream cut short
+    ├── LedgerError                  the cost ledger cannot be reached or read (names its URL)
     └── LocalError                   raised before anything is sent
         ├── ConfigurationError       e.g. no API key
         ├── BudgetExceededError      the call would cross a budget
@@ -42,6 +43,7 @@ __all__ = [
     "ContextLengthError",
     "HolySheepError",
     "InsufficientCreditError",
+    "LedgerError",
     "LocalError",
     "ModelNotFoundError",
     "NoModelAvailableError",
@@ -160,6 +162,17 @@ class StreamError(APIError):
     text: str = ""
     usage: Any = None
     partial: Any = None
+
+
+class LedgerError(HolySheepError):
+    """The cost ledger cannot be reached or read; ``url`` names it (password redacted).
+
+    Raised before a call is sent (the reservation could not be taken), unless the client was
+    built with ``on_ledger_error="allow"``. After the relay billed a call, a ledger failure never
+    raises: the record is spooled locally and replayed once the ledger answers again.
+    """
+
+    url: str | None = None
 
 
 class LocalError(HolySheepError):
