@@ -112,3 +112,20 @@ def test_key_only_in_secret_form(monkeypatch: pytest.MonkeyPatch) -> None:
     client = holysheep.HolySheepClient(api_key="hs-super-secret-123")
     assert "hs-super-secret-123" not in repr(client)
     assert "hs-super-secret-123" not in str(vars(client))
+
+
+def test_distribution_metadata_is_ready_to_publish() -> None:
+    """Typed packages, classifiers and a homepage; each framework extra pulls only its framework."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for package in ("shared/holysheep", "langchain_holysheep", "llamaindex_holysheep"):
+        assert (ROOT / package / "py.typed").is_file(), package
+    assert "Typing :: Typed" in project["classifiers"]
+    assert project["urls"]["Homepage"].startswith("https://")
+    extras = project["optional-dependencies"]
+    assert not any("llama" in dep for dep in extras["langchain"])
+    assert not any("langchain" in dep for dep in extras["llamaindex"])
+    for deps in project["optional-dependencies"].values():
+        for dep in deps:
+            assert "==" not in dep, f"{dep}: set lower bounds, pin nothing"
