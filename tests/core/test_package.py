@@ -116,7 +116,10 @@ def test_key_only_in_secret_form(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_distribution_metadata_is_ready_to_publish() -> None:
     """Typed packages, classifiers and a homepage; each framework extra pulls only its framework."""
-    import tomllib
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10: the tomli backport the package depends on there
+        import tomli as tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     for package in ("shared/holysheep", "langchain_holysheep", "llamaindex_holysheep"):
