@@ -145,11 +145,11 @@ def unpriced_error(budget: Budget, model: str) -> BudgetExceededError:
     """Fail closed: a budget applies to a call whose model has no price, so nothing bounds it."""
     message = (
         f"model {model!r} has no price in the catalogue, so {budget.describe()} cannot bound "
-        "this call; nothing was sent. Add the model with input_usd_per_mtok and "
-        "output_usd_per_mtok to a TOML or JSON catalogue file (start it with "
-        'extends = "default") and set HOLYSHEEP_CATALOG to its path, or pass '
-        "on_unpriced='allow' to HolySheepClient to send unpriced calls anyway (recorded "
-        "without a cost, outside every budget)."
+        "this call; nothing was sent. Add its prices to a TOML catalogue file (extends = "
+        f'"default", then [models."{model}"] with input_usd_per_mtok and output_usd_per_mtok) '
+        "and set HOLYSHEEP_CATALOG to the file's path, or pass on_unpriced='allow' to "
+        "HolySheepClient to send unpriced calls anyway (recorded without a cost, outside every "
+        "budget)."
     )
     return BudgetExceededError(
         message, budget=budget, model=model, estimated_usd=None, limit_usd=budget.limit_usd
