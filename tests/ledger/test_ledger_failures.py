@@ -9,6 +9,7 @@ before billing a ledger that is down raises ``LedgerError`` naming its URL (or, 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from holysheep.ledger import CostLedger, LedgerSpoolWarning
 from holysheep.ledger._sqlite import SQLiteBackend
 
 from ..conftest import FAKE_KEY
-from ..hostile import HostileUpstream
+from ..hostile import HostileUpstream, chunk, completion, json_response, sse_response, usage_chunk
 from ._world import GatedUpstream, RedisServer, SQLiteLock, free_port, wait_until
 
 HELLO = [{"role": "user", "content": "Hello there"}]
@@ -144,20 +145,32 @@ def test_redis_down_before_billing_raises_ledger_error_naming_the_url(tmp_path: 
 def test_allow_sends_unchecked_while_redis_is_down_and_replays_later(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
+    """Chat, async chat and a stream: each answered, each spooled, each recorded once later."""
     ledger = CostLedger(redis_server.url, spool_dir=tmp_path / "spool")
     redis_server.shutdown()
     with HostileUpstream() as up, HolySheepClient(
         FAKE_KEY, up.base_url, ledger=ledger, on_ledger_error="allow"
     ) as client:
+        up.answer(
+            json_response(completion("one", id="chatcmpl-1")),
+            json_response(completion("two", id="chatcmpl-2")),
+            sse_response([chunk("three", finish="stop", id="chatcmpl-3"), usage_chunk(5, 1)]),
+        )
         with pytest.warns(LedgerSpoolWarning) as caught:
-            reply = client.chat(model="gpt-4.1", messages=HELLO)
-        assert reply.text == "ok" and len(up.received) == 1
+            first = client.chat(model="gpt-4.1", messages=HELLO)
+            second = asyncio.run(client.achat(model="gpt-4.1", messages=HELLO))
+            with client.stream(model="gpt-4.1", messages=HELLO) as stream:
+                text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        assert (first.text, second.text, text) == ("one", "two", "three")
+        assert len(up.received) == 3
     messages = [str(w.message) for w in caught]
-    assert any("without a budget check" in m for m in messages)
-    assert any("spooled" in m for m in messages)
+    assert sum("without a budget check" in m for m in messages) == 3
+    assert sum("spooled to" in m for m in messages) == 3
     redis_server.start()
     [row] = ledger.totals(())  # a report replays what waits first
-    assert row.calls == 1 and row.total_usd == reply.call_info.cost.total_usd
+    infos = [first.call_info, second.call_info, stream.call_info]
+    assert row.calls == 3
+    assert row.total_usd == sum((i.cost.total_usd for i in infos), Decimal(0))
     ledger.close()
 
 
@@ -184,6 +197,22 @@ def _capture(done: list, client: HolySheepClient) -> None:
         client.chat(model="gpt-4.1", messages=HELLO)
     except Exception as exc:
         done.append(exc)
+
+
+def test_when_the_spool_fails_too_the_answer_stays_and_the_record_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the spool folder should go")
+    ledger = CostLedger(f"redis://127.0.0.1:{free_port()}/0", spool_dir=blocked)
+    with HostileUpstream() as up, HolySheepClient(
+        FAKE_KEY, up.base_url, ledger=ledger, on_ledger_error="allow"
+    ) as client, pytest.warns(LedgerSpoolWarning) as caught:
+        reply = client.chat(model="gpt-4.1", messages=HELLO)
+    assert reply.text == "ok"
+    assert any("spool failed too" in str(w.message) for w in caught)
+    [record] = [r for r in caplog.records if "for manual entry" in r.getMessage()]
+    assert reply.call_info.id in record.getMessage() and FAKE_KEY not in record.getMessage()
 
 
 def test_malformed_redis_url_is_a_configuration_error() -> None:

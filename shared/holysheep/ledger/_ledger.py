@@ -8,12 +8,10 @@ loads neither ``sqlite3`` nor ``redis``.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -28,7 +26,7 @@ from ._aggregate import build_query
 from ._backend import Facets, LedgerBackend
 from ._budgets import exceeded_error, unpriced_error
 from ._model import PERIODS, SCOPES, Budget, BudgetStatus, LedgerEntry, Reservation, TotalsRow
-from ._spool import LedgerSpoolWarning, Spool, default_spool_dir
+from ._spool import Spool, default_spool_dir, keep
 
 if TYPE_CHECKING:
     from holysheep.catalog import ModelCatalog
@@ -408,33 +406,8 @@ class CostLedger:
         self, entry: LedgerEntry, models: tuple[str, ...], hold: str | None, exc: LedgerError
     ) -> None:
         """Keep a billed call the ledger refused; never raises (the caller keeps its answer)."""
-        where = f"ledger at {exc.url or redact_url(self.url)}"
-        try:
-            if self._spool is None:
-                raise OSError("this ledger has no spool")
-            self._spool.put(entry, models, hold)
-        except OSError as err:
-            logger.error(
-                "holysheep: the %s could not record a billed call and it could not be spooled "
-                "(%s); the record, for manual entry: %s",
-                where,
-                err,
-                json.dumps(entry.as_dict()),
-            )
-            warnings.warn(
-                f"the {where} could not record a billed call ({exc.reason}) and the local spool "
-                f"failed too ({err}); the record is in the error log. Free disk space or pass "
-                "CostLedger(spool_dir=...).",
-                LedgerSpoolWarning,
-                stacklevel=3,
-            )
-            return
-        warnings.warn(
-            f"the {where} could not record a billed call ({exc.reason}); it was spooled to "
-            f"{self._spool.directory} and will be recorded once the ledger answers again",
-            LedgerSpoolWarning,
-            stacklevel=3,
-        )
+        reason = getattr(exc, "reason", None) or str(exc)  # a custom backend's may lack it
+        keep(self._spool, entry, models, hold, exc.url or redact_url(self.url), reason)
 
     def _drain(self, *, force: bool = False) -> None:
         """After a ledger call succeeded: replay a batch of spooled records, if any wait."""

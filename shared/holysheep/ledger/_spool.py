@@ -17,13 +17,14 @@ import os
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from ._model import LedgerEntry
 
-__all__ = ["LedgerSpoolWarning", "Spool", "data_home", "default_spool_dir"]
+__all__ = ["LedgerSpoolWarning", "Spool", "data_home", "default_spool_dir", "keep"]
 
 logger = logging.getLogger("holysheep.ledger")
 
@@ -178,6 +179,47 @@ class Spool:
         with contextlib.suppress(FileNotFoundError):
             claim.unlink()
         return True
+
+
+def keep(
+    spool: Spool | None,
+    entry: LedgerEntry,
+    models: tuple[str, ...],
+    hold_id: str | None,
+    where: str,
+    reason: str,
+) -> None:
+    """Spool a billed call the ledger at ``where`` refused, and warn; never raises.
+
+    When even the spool fails (disk full, no permission), the record goes to the error log
+    (it holds no secret), so it can still be entered by hand.
+    """
+    try:
+        if spool is None:
+            raise OSError("this ledger has no spool")
+        spool.put(entry, models, hold_id)
+    except OSError as err:
+        logger.error(
+            "holysheep: the ledger at %s could not record a billed call and it could not be "
+            "spooled (%s); the record, for manual entry: %s",
+            where,
+            err,
+            json.dumps(entry.as_dict()),
+        )
+        warnings.warn(
+            f"the ledger at {where} could not record a billed call ({reason}) and the local "
+            f"spool failed too ({err}); the record is in the error log. Free disk space or pass "
+            "CostLedger(spool_dir=...).",
+            LedgerSpoolWarning,
+            stacklevel=4,
+        )
+        return
+    warnings.warn(
+        f"the ledger at {where} could not record a billed call ({reason}); it was spooled to "
+        f"{spool.directory} and will be recorded once the ledger answers again",
+        LedgerSpoolWarning,
+        stacklevel=4,
+    )
 
 
 def _claimed_at(name: str) -> float:
