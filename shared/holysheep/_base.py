@@ -75,7 +75,30 @@ class _ClientBase:
         max_connections: int = 100,
         router: Any = None,
         ledger: Any = None,
+        on_ledger_error: str = "raise",
+        on_unpriced: str = "refuse",
     ) -> None:
+        """Settings shared by the sync and async calls.
+
+        Of the ledger settings, ``on_ledger_error="allow"`` sends calls while the ledger is down
+        (budgets unchecked, records spooled and replayed) instead of raising ``LedgerError``, and
+        ``on_unpriced="allow"`` sends calls that a budget applies to but the catalogue cannot
+        price instead of refusing them (``BudgetExceededError``).
+        """
+        for name, value, allowed in (
+            ("on_ledger_error", on_ledger_error, ("raise", "allow")),
+            ("on_unpriced", on_unpriced, ("refuse", "allow")),
+        ):
+            if value not in allowed:
+                raise ConfigurationError(
+                    f"{name}={value!r}: use {allowed[0]!r} (the default) or {allowed[1]!r}"
+                )
+        self.on_ledger_error = on_ledger_error
+        """``"raise"``: a ledger that cannot be reached refuses the call before sending
+        (``LedgerError``); ``"allow"``: send it anyway, unchecked, its record spooled."""
+        self.on_unpriced = on_unpriced
+        """``"refuse"``: a call to a model without catalogue prices that a budget applies to is
+        refused (``BudgetExceededError``); ``"allow"``: send it, outside every budget."""
         self.router = router
         """A ``TaskRouter`` used for ``model="auto"`` (routing and fallbacks)."""
         self._ledger = ledger

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .costs import DEFAULT_MARKET_CNY_PER_USD, DEFAULT_RELAY_CNY_PER_USD
+from .errors import HolySheepError
 
 if TYPE_CHECKING:
     from .costs import Estimate
@@ -42,8 +43,9 @@ def default_cli_ledger_url() -> str:
     env = os.environ.get("HOLYSHEEP_LEDGER", "").strip()
     if env:
         return env
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return f"sqlite:///{Path(base) / 'holysheep' / 'ledger.db'}"
+    from .ledger._spool import data_home
+
+    return f"sqlite:///{data_home() / 'ledger.db'}"
 
 
 def register(subparsers: Any) -> None:
@@ -100,12 +102,18 @@ def cmd_report(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"holysheep report: {exc}", file=sys.stderr)
         return 2
+    except HolySheepError as exc:  # a ledger that cannot be opened or reached: say so, no trace
+        print(f"holysheep report: {exc}", file=sys.stderr)
+        return 1
     try:
         form = "json" if args.json else "csv" if args.csv else "text"
         print(report(ledger, tables, since=since, until=until, form=form))
     except ValueError as exc:
         print(f"holysheep report: {exc}", file=sys.stderr)
         return 2
+    except HolySheepError as exc:
+        print(f"holysheep report: {exc}", file=sys.stderr)
+        return 1
     finally:
         if ledger is not None:
             ledger.close()

@@ -4,7 +4,9 @@ Sans-I/O helpers shared by the sync and async twins of ``HolySheepClient`` and i
 
 - ``Metering`` reserves a call's estimated cost before anything is sent (``BudgetExceededError``
   leaves no trace at the relay), settles the actual cost after it, and releases the reservation
-  of a call that failed, so every billed call is recorded exactly once.
+  of a call that failed, so every billed call is recorded exactly once. A ledger that is down
+  refuses the call before sending (``LedgerError``) unless ``on_ledger_error="allow"``; after
+  billing nothing the ledger does can cost the caller the answer (the record is spooled).
 - ``drive``/``adrive`` walk a ``RoutePlan`` for ``model="auto"``: try a candidate (its retries
   included), fall back on what another model can fix, wait for a cooling model within the
   deadline, else raise ``NoModelAvailableError``.
@@ -13,11 +15,13 @@ Sans-I/O helpers shared by the sync and async twins of ``HolySheepClient`` and i
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .errors import HolySheepError
+from .errors import HolySheepError, LedgerError
 
 if TYPE_CHECKING:
     from ._base import _Call, _ClientBase
@@ -30,6 +34,7 @@ AUTO = "auto"
 """The model id that asks the client's router to choose."""
 
 T = TypeVar("T")
+logger = logging.getLogger("holysheep")
 
 
 class Metering:
@@ -38,30 +43,76 @@ class Metering:
     __slots__ = ("_ledger", "_reservation")
 
     def __init__(self, client: _ClientBase, call: _Call) -> None:
-        self._ledger = ledger = client.ledger
+        self._ledger = ledger = None
         self._reservation = None
-        if ledger is None:
-            return
-        from .ledger import estimate_call_usd
-
-        data = call.data
-        estimate = estimate_call_usd(
-            client.catalog.find(call.model), data.get("messages") or (),
-            data.get("max_tokens") or data.get("max_completion_tokens"), data.get("tools"),
-        )
-        self._reservation = ledger.reserve(call.model, estimate, call.attribution)
+        try:
+            ledger = client.ledger
+            if ledger is None:
+                return
+            self._reservation = ledger.reserve(
+                call.model, _estimate(client, call), call.attribution
+            )
+        except LedgerError as exc:
+            if client.on_ledger_error != "allow":
+                raise
+            _warn_unchecked(exc)
+        self._ledger = ledger
 
     def settle(self, info: CallInfo) -> None:
-        """Record the billed call once and release what was reserved beyond its cost."""
-        if self._ledger is not None:
-            self._ledger.settle(self._reservation, info)
-            self._ledger = None
+        """Record the billed call once and release what was reserved beyond its cost.
+
+        Never raises: the ledger spools what it cannot record, and anything else is logged.
+        """
+        ledger, self._ledger = self._ledger, None
+        if ledger is None:
+            return
+        try:
+            ledger.settle(self._reservation, info)
+        except Exception as exc:  # the relay billed: the caller keeps the answer whatever happens
+            logger.error("holysheep: call %s was billed but not recorded", info.id, exc_info=True)
+            warnings.warn(
+                f"call {info.id} was billed but the ledger could not record it ({exc}); "
+                "see the holysheep error log",
+                RuntimeWarning,
+                stacklevel=2,
+            )
 
     def release(self) -> None:
         """The call failed before it was billed: give the reservation back."""
-        if self._ledger is not None:
-            self._ledger.release(self._reservation)
-            self._ledger = None
+        ledger, self._ledger = self._ledger, None
+        if ledger is None:
+            return
+        try:
+            ledger.release(self._reservation)
+        except LedgerError as exc:  # the hold expires on its own; keep the call's own error
+            logger.warning("holysheep: could not release a reservation (%s)", exc)
+
+
+def _estimate(client: _ClientBase, call: _Call) -> Any:
+    """The most the call may cost; ``None`` (fail closed) when its model has no price."""
+    from .ledger import estimate_call_usd
+
+    spec = client.catalog.find(call.model)
+    if (spec is None or not spec.priced) and client.on_unpriced != "allow":
+        return None
+    data = call.data
+    return estimate_call_usd(
+        spec, data.get("messages") or (),
+        data.get("max_tokens") or data.get("max_completion_tokens"), data.get("tools"),
+    )
+
+
+def _warn_unchecked(exc: LedgerError) -> None:
+    """``on_ledger_error="allow"``: say that this call goes out without a budget check."""
+    from .ledger import LedgerSpoolWarning
+
+    warnings.warn(
+        f"the ledger at {exc.url} cannot be reached ({getattr(exc, 'reason', exc)}); "
+        "on_ledger_error='allow', so this call is sent without a budget check and its record "
+        "is spooled until the ledger answers",
+        LedgerSpoolWarning,
+        stacklevel=4,
+    )
 
 
 def plan_for(client: _ClientBase, call: _Call) -> RoutePlan:

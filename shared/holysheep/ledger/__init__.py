@@ -3,7 +3,9 @@
 ``CostLedger`` records calls (``settle``/``record``), refuses calls that could cross a budget
 before anything is sent (``reserve`` raises ``BudgetExceededError``) and sums what was spent
 (``totals``). Backends: ``memory`` (default), ``sqlite:///path.db`` (one machine, many processes),
-``redis://host:port/db`` (many machines); chosen by argument or ``HOLYSHEEP_LEDGER``.
+``redis://host:port/db`` (many machines); chosen by argument or ``HOLYSHEEP_LEDGER``. A store
+that fails raises ``LedgerError`` before a call; after one, the record is spooled to local disk
+and replayed exactly once when the store answers again (``LedgerSpoolWarning``).
 
 Example:
     ```python
@@ -20,6 +22,7 @@ from ._backend import Facets, LedgerBackend
 from ._estimate import estimate_call_usd
 from ._ledger import LEDGER_ENV, CostLedger, open_backend, redact_url
 from ._model import Budget, BudgetStatus, LedgerEntry, Period, Reservation, Scope, TotalsRow
+from ._spool import LedgerSpoolWarning
 
 __all__ = [
     "LEDGER_ENV",
@@ -29,6 +32,7 @@ __all__ = [
     "Facets",
     "LedgerBackend",
     "LedgerEntry",
+    "LedgerSpoolWarning",
     "Period",
     "Reservation",
     "Scope",

@@ -110,12 +110,12 @@ def matches(entry: LedgerEntry, query: Query) -> bool:
 class _Sum:
     """A running total for one group."""
 
-    __slots__ = ("calls", "direct", "relay", "tokens", "unpriced", "usd")
+    __slots__ = ("calls", "direct", "est_calls", "est_usd", "relay", "tokens", "unpriced", "usd")
 
     def __init__(self) -> None:
-        self.calls = self.unpriced = 0
+        self.calls = self.unpriced = self.est_calls = 0
         self.tokens = [0, 0, 0, 0, 0]
-        self.usd = self.relay = self.direct = Decimal(0)
+        self.usd = self.relay = self.direct = self.est_usd = Decimal(0)
 
     def add(self, entry: LedgerEntry) -> None:
         self.calls += 1
@@ -127,12 +127,16 @@ class _Sum:
             t[2] += usage.cached_tokens
             t[3] += usage.reasoning_tokens
             t[4] += usage.total_tokens
+        if entry.estimated:
+            self.est_calls += 1
         if cost is None:
             self.unpriced += 1
         else:
             self.usd += cost.total_usd
             self.relay += cost.relay_cny
             self.direct += cost.direct_cny
+            if entry.estimated:
+                self.est_usd += cost.total_usd
 
     def row(self, group: Mapping[str, str | None]) -> TotalsRow:
         p, c, cached, reasoning, total = self.tokens
@@ -148,6 +152,8 @@ class _Sum:
             self.usd,
             self.relay,
             self.direct,
+            self.est_calls,
+            self.est_usd,
         )
 
 

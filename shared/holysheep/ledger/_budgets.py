@@ -27,6 +27,7 @@ __all__ = [
     "from_nano",
     "reserved_for",
     "to_nano",
+    "unpriced_error",
     "window",
     "window_start",
 ]
@@ -137,6 +138,21 @@ def exceeded_error(
         spent_usd=refusal.spent_usd,
         reserved_usd=refusal.reserved_usd,
         remaining_usd=left,
+    )
+
+
+def unpriced_error(budget: Budget, model: str) -> BudgetExceededError:
+    """Fail closed: a budget applies to a call whose model has no price, so nothing bounds it."""
+    message = (
+        f"model {model!r} has no price in the catalogue, so {budget.describe()} cannot bound "
+        "this call; nothing was sent. Add its prices to a TOML catalogue file (extends = "
+        f'"default", then [models."{model}"] with input_usd_per_mtok and output_usd_per_mtok) '
+        "and set HOLYSHEEP_CATALOG to the file's path, or pass on_unpriced='allow' to "
+        "HolySheepClient to send unpriced calls anyway (recorded without a cost, outside every "
+        "budget)."
+    )
+    return BudgetExceededError(
+        message, budget=budget, model=model, estimated_usd=None, limit_usd=budget.limit_usd
     )
 
 

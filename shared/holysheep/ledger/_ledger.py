@@ -8,22 +8,25 @@ loads neither ``sqlite3`` nor ``redis``.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from holysheep.calls import Attribution, CallInfo
-from holysheep.errors import ConfigurationError
+from holysheep.errors import ConfigurationError, LedgerError
 
 from ._aggregate import build_query
 from ._backend import Facets, LedgerBackend
-from ._budgets import exceeded_error
+from ._budgets import exceeded_error, unpriced_error
 from ._model import PERIODS, SCOPES, Budget, BudgetStatus, LedgerEntry, Reservation, TotalsRow
+from ._spool import Spool, default_spool_dir, keep
 
 if TYPE_CHECKING:
     from holysheep.catalog import ModelCatalog
@@ -35,6 +38,9 @@ __all__ = ["LEDGER_ENV", "CostLedger", "open_backend", "redact_url"]
 LEDGER_ENV = "HOLYSHEEP_LEDGER"
 """Chooses the ledger: ``memory`` (default), ``sqlite:///path.db`` or ``redis://host:port/db``."""
 _NO_ATTRIBUTION = Attribution()
+_REPLAY_BATCH = 32
+"""Spooled records replayed after one successful call (the rest after the next ones)."""
+logger = logging.getLogger("holysheep.ledger")
 
 
 def open_backend(url: str) -> LedgerBackend:
@@ -113,6 +119,7 @@ class CostLedger:
         catalog: ModelCatalog | None = None,
         reservation_ttl_s: float = 900.0,
         clock: Callable[[], float] | None = None,
+        spool_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         """Open a ledger.
 
@@ -124,6 +131,12 @@ class CostLedger:
             reservation_ttl_s: Seconds after which an unsettled reservation stops counting (the
                 caller crashed); longer than your slowest call.
             clock: Epoch seconds now (``time.time``); tests inject their own.
+            spool_dir: Where billed calls wait when the ledger cannot record them (default:
+                ``<file>.spool`` beside a SQLite file, else under ``$XDG_DATA_HOME/holysheep``).
+
+        Raises:
+            ConfigurationError: an unknown URL, or a SQLite path that is a folder.
+            LedgerError: the SQLite file is locked for long or is not a database.
         """
         if reservation_ttl_s <= 0:
             raise ValueError("reservation_ttl_s must be > 0 seconds")
@@ -136,6 +149,16 @@ class CostLedger:
         self.reservation_ttl_s = float(reservation_ttl_s)
         self._clock = clock or time.time
         self._canonical_ids: dict[str, str] = {}
+        self._spool_dir = None if spool_dir is None else Path(spool_dir)
+        self._spool = self._open_spool()
+
+    def _open_spool(self) -> Spool | None:
+        """The spool of this ledger (none for ``memory``, which cannot fail)."""
+        url = self._backend.url
+        if url == "memory" and self._spool_dir is None:
+            return None
+        sqlite_path = getattr(self._backend, "path", None) if url.startswith("sqlite:") else None
+        return Spool(self._spool_dir or default_spool_dir(url, sqlite_path))
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> CostLedger:
@@ -160,10 +183,13 @@ class CostLedger:
             raise TypeError(
                 "a memory ledger lives in one process; share sqlite:///... or redis://... instead"
             )
-        return (CostLedger, (self.url,), {"reservation_ttl_s": self.reservation_ttl_s})
+        state = {"reservation_ttl_s": self.reservation_ttl_s, "spool_dir": self._spool_dir}
+        return (CostLedger, (self.url,), state)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.reservation_ttl_s = state["reservation_ttl_s"]
+        self._spool_dir = state.get("spool_dir")
+        self._spool = self._open_spool()
 
     def close(self) -> None:
         """Release the backend's connections; safe to call twice."""
@@ -269,30 +295,41 @@ class CostLedger:
     def reserve(
         self,
         model: str,
-        estimated_usd: Decimal | str | float,
+        estimated_usd: Decimal | str | float | None,
         attribution: Attribution | None = None,
     ) -> Reservation:
         """Hold ``estimated_usd`` against every budget that applies, or refuse the call.
 
         Args:
             model: The model about to be called (for ``model`` budgets).
-            estimated_usd: What the call may cost at most (``estimate_call_usd``).
+            estimated_usd: What the call may cost at most (``estimate_call_usd``); ``None``
+                when it cannot be priced (a model without catalogue prices).
             attribution: Task, user, app and tags of the call.
 
         Returns:
             The reservation to pass to ``settle`` (or ``release`` if the call fails).
 
         Raises:
-            BudgetExceededError: the call could cross a budget; nothing should be sent.
+            BudgetExceededError: the call could cross a budget, or it cannot be priced and a
+                budget applies (fail closed); nothing should be sent.
+            LedgerError: the ledger cannot be reached; nothing should be sent.
         """
-        amount = _decimal(estimated_usd, "estimated_usd")
+        amount = Decimal(0) if estimated_usd is None else _decimal(estimated_usd, "estimated_usd")
         att = attribution or _NO_ATTRIBUTION
         canonical = self.canonical_model(model)
         now = self._clock()
         reservation = Reservation(
             uuid.uuid4().hex, canonical, amount, att, now + self.reservation_ttl_s
         )
-        outcome = self._backend.reserve(reservation, now)
+        if estimated_usd is None:
+            facets = Facets(att.user, att.app, att.task, (canonical,))
+            binding = self._backend.status(facets, now)
+            if binding:
+                raise unpriced_error(binding[0].budget, model)
+            outcome: Any = False
+        else:
+            outcome = self._backend.reserve(reservation, now)
+        self._drain()
         if outcome is True:
             return reservation
         if outcome is False:
@@ -304,8 +341,13 @@ class CostLedger:
     def settle(self, reservation: Reservation | None, info: CallInfo) -> LedgerEntry | None:
         """Record the call once, charge its budgets and release its reservation, atomically.
 
+        When the ledger cannot be reached the record is spooled to local disk instead (a
+        ``LedgerSpoolWarning`` says where) and replayed once the ledger answers again; this
+        method never raises ``LedgerError``, so a billed call's answer is never lost.
+
         Returns:
-            The new entry, or ``None`` when this call (id and request id) was recorded before.
+            The new (or spooled) entry, or ``None`` when this call (id and request id) was
+            recorded before.
         """
         now = self._clock()
         if info.id or info.request_id:
@@ -315,16 +357,67 @@ class CostLedger:
         entry = LedgerEntry.from_call(info, now, key)
         models = (self.canonical_model(info.model), self.canonical_model(info.requested_model))
         hold = reservation.id if reservation is not None and reservation.held else None
-        return entry if self._backend.commit(entry, models, hold, now) else None
+        try:
+            recorded = self._backend.commit(entry, models, hold, now)
+        except LedgerError as exc:
+            self._spool_record(entry, models, hold, exc)
+            return entry
+        self._drain()
+        return entry if recorded else None
 
     def record(self, info: CallInfo) -> LedgerEntry | None:
         """Record a call made without a reservation (callbacks, other clients); idempotent."""
         return self.settle(None, info)
 
     def release(self, reservation: Reservation | None) -> None:
-        """Drop the reservation of a call that failed (nothing was billed)."""
+        """Drop the reservation of a call that failed (nothing was billed).
+
+        Raises:
+            LedgerError: the ledger cannot be reached (the hold expires on its own).
+        """
         if reservation is not None and reservation.held:
             self._backend.release(reservation.id)
+
+    # ------------------------------------------------------------ the spool
+
+    @property
+    def spool_dir(self) -> Path | None:
+        """Where billed calls wait while the ledger cannot record them (None for ``memory``)."""
+        return None if self._spool is None else self._spool.directory
+
+    def replay_spool(self) -> int:
+        """Record every spooled call now (each exactly once); returns how many were replayed.
+
+        Runs on its own after any successful ledger call and before reports, so calling it is
+        only needed to drain the spool at a moment of your choosing.
+
+        Raises:
+            LedgerError: the ledger still cannot be reached; the records stay spooled.
+        """
+        if self._spool is None:
+            return 0
+        return self._spool.replay(self._replay_commit)
+
+    def _replay_commit(self, entry: LedgerEntry, models: tuple[str, ...], hold: str | None) -> bool:
+        """Commit a spooled record, charged to the budget windows of when it was billed."""
+        return self._backend.commit(entry, models, hold, entry.ts.timestamp())
+
+    def _spool_record(
+        self, entry: LedgerEntry, models: tuple[str, ...], hold: str | None, exc: LedgerError
+    ) -> None:
+        """Keep a billed call the ledger refused; never raises (the caller keeps its answer)."""
+        reason = getattr(exc, "reason", None) or str(exc)  # a custom backend's may lack it
+        keep(self._spool, entry, models, hold, exc.url or redact_url(self.url), reason)
+
+    def _drain(self, *, force: bool = False) -> None:
+        """After a ledger call succeeded: replay a batch of spooled records, if any wait."""
+        spool = self._spool
+        if spool is None or not (spool.pending() or force):
+            return
+        try:
+            spool.replay(self._replay_commit, limit=None if force else _REPLAY_BATCH)
+        except LedgerError as exc:  # down again: the records wait for the next success
+            logger.debug("holysheep: spool replay stopped: %s", exc)
 
     # ------------------------------------------------------------ reading
 
@@ -346,7 +439,9 @@ class CostLedger:
             **filters: Equality filters on the same names (``user="alice"``), and
                 ``tags={"team": "search"}``.
         """
-        return self._backend.totals(build_query(group_by, since, until, filters))
+        query = build_query(group_by, since, until, filters)
+        self._drain(force=True)
+        return self._backend.totals(query)
 
     def entries(
         self,
@@ -357,4 +452,6 @@ class CostLedger:
         **filters: Any,
     ) -> list[LedgerEntry]:
         """Recorded calls, oldest first (the newest ``limit`` when given); filters as ``totals``."""
-        return self._backend.entries(build_query((), since, until, filters), limit)
+        query = build_query((), since, until, filters)
+        self._drain(force=True)
+        return self._backend.entries(query, limit)

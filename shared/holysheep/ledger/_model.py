@@ -163,6 +163,8 @@ class LedgerEntry:
     streamed: bool = False
     route: Mapping[str, Any] | None = None
     """The routing decision as a plain dict, when a router chose the model."""
+    estimated: bool = False
+    """True when usage (and so cost) was estimated, not reported by the relay (``CallInfo``)."""
 
     @classmethod
     def from_call(cls, info: CallInfo, ts: float, key: str) -> LedgerEntry:
@@ -185,6 +187,7 @@ class LedgerEntry:
             attempts=int(info.attempts),
             streamed=bool(info.streamed),
             route=route_dict(info.route),
+            estimated=bool(info.estimated),
         )
 
     @property
@@ -212,6 +215,7 @@ class LedgerEntry:
             "attempts": self.attempts,
             "streamed": self.streamed,
             "route": None if self.route is None else dict(self.route),
+            "estimated": self.estimated,
         }
 
     @classmethod
@@ -235,6 +239,7 @@ class LedgerEntry:
             attempts=int(data.get("attempts", 1)),
             streamed=bool(data.get("streamed", False)),
             route=data.get("route"),
+            estimated=bool(data.get("estimated", False)),
         )
 
 
@@ -304,6 +309,10 @@ class TotalsRow:
     """What the relay billed, CNY."""
     direct_cny: Decimal = _ZERO
     """What the providers would have billed directly, CNY at the market rate."""
+    estimated_calls: int = 0
+    """Calls whose usage was estimated (a stream cut before its usage): counted, flagged."""
+    estimated_usd: Decimal = _ZERO
+    """The part of ``total_usd`` that comes from estimated calls."""
 
     def __getitem__(self, name: str) -> str | None:
         """A group key's value: ``row["model"]``."""
@@ -334,4 +343,6 @@ class TotalsRow:
             "relay_cny": str(self.relay_cny),
             "direct_cny": str(self.direct_cny),
             "savings_cny": str(self.savings_cny),
+            "estimated_calls": self.estimated_calls,
+            "estimated_usd": str(self.estimated_usd),
         }

@@ -8,28 +8,49 @@ Totals read the entries (a sorted set scored by time) and sum them here, exactly
 is narrowed on the server. Setting a budget recomputes its window with WATCH/MULTI.
 
 URL: ``redis://[:password@]host:port/db[?prefix=...]`` (``rediss://`` for TLS); the key prefix
-defaults to ``holysheep:{ledger}:``.
+defaults to ``holysheep:{ledger}:``. Connecting waits 2 s and a command 5 s at most unless the URL
+says otherwise (``?socket_timeout=...``), and every ``redis.RedisError`` leaves as a
+``LedgerError`` naming the URL (password redacted).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 
+from holysheep.errors import ConfigurationError
+
 from ._aggregate import Query, aggregate, matches
 from ._backend import Facets
 from ._budgets import from_nano, to_nano, window, window_start
+from ._errors import redis_error, scrub
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
 from ._redis_lua import COMMIT, RESERVE
 
 __all__ = ["DEFAULT_PREFIX", "RedisBackend"]
 
 DEFAULT_PREFIX = "holysheep:{ledger}:"
+_TIMEOUTS = {"socket_connect_timeout": 2.0, "socket_timeout": 5.0}
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _translated(method: F) -> F:
+    """Run ``method``; a ``redis.RedisError`` leaves as a ``LedgerError`` naming the URL."""
+
+    @functools.wraps(method)
+    def wrapper(self: RedisBackend, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except redis.RedisError as exc:
+            raise redis_error(self.url, exc) from exc
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _split_prefix(url: str) -> tuple[str, str]:
@@ -47,7 +68,17 @@ class RedisBackend:
     def __init__(self, url: str, *, client: redis.Redis | None = None) -> None:
         plain, self.prefix = _split_prefix(url)
         self.url = url
-        self._client = client or redis.Redis.from_url(plain, decode_responses=True)
+        if client is None:
+            try:
+                client = redis.Redis.from_url(plain, decode_responses=True, **_TIMEOUTS)
+            except ValueError as exc:
+                from ._ledger import redact_url
+
+                raise ConfigurationError(
+                    f"the Redis ledger URL {redact_url(url)!r} is malformed "
+                    f"({scrub(str(exc), url)}); expected redis://[:password@]host:port/db"
+                ) from None
+        self._client = client
         p = self.prefix
         self._k_keys, self._k_entries = p + "keys", p + "entries"
         self._k_budgets, self._k_spent, self._k_holds = p + "budgets", p + "spent", p + "holds"
@@ -60,6 +91,7 @@ class RedisBackend:
 
     # ------------------------------------------------------------ budgets
 
+    @_translated
     def put_budget(self, budget: Budget, now: float, canonical: Callable[[str], str]) -> None:
         """Add or replace a budget and recompute its window; retried if a call lands meanwhile."""
         data = json.dumps(
@@ -83,10 +115,12 @@ class RedisBackend:
 
         self._client.transaction(update, self._k_entries, self._k_spent)
 
+    @_translated
     def delete_budget(self, budget_id: str) -> bool:
         """Remove a budget."""
         return bool(self._client.hdel(self._k_budgets, budget_id))
 
+    @_translated
     def budgets(self) -> list[Budget]:
         """Every budget, ordered by id."""
         raw = self._client.hgetall(self._k_budgets)
@@ -94,6 +128,7 @@ class RedisBackend:
 
     # ------------------------------------------------------------ holds and entries
 
+    @_translated
     def reserve(self, reservation: Reservation, now: float) -> bool | Refusal:
         """One script call: check every applicable budget, purge expired holds, hold."""
         att = reservation.attribution
@@ -118,6 +153,7 @@ class RedisBackend:
             return False
         return Refusal(_budget(reply[1]), from_nano(reply[2]), from_nano(reply[3]))
 
+    @_translated
     def commit(
         self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
     ) -> bool:
@@ -143,12 +179,14 @@ class RedisBackend:
         )
         return bool(reply)
 
+    @_translated
     def release(self, hold_id: str) -> None:
         """Drop a hold."""
         self._client.hdel(self._k_holds, hold_id)
 
     # ------------------------------------------------------------ reading
 
+    @_translated
     def status(self, facets: Facets | None, now: float) -> list[BudgetStatus]:
         """Where each (applicable) budget stands."""
         pipe = self._client.pipeline(transaction=True)
@@ -181,12 +219,14 @@ class RedisBackend:
         found = [LedgerEntry.from_dict(json.loads(r)) for r in raws]
         return [e for e in found if matches(e, query)]
 
+    @_translated
     def entries(self, query: Query, limit: int | None) -> list[LedgerEntry]:
         """Matching entries, oldest first."""
         found = self._scan(query)
         found.sort(key=lambda e: e.ts)
         return found[-limit:] if limit else found
 
+    @_translated
     def totals(self, query: Query) -> list[TotalsRow]:
         """Sums per group, over the entries read from the sorted set."""
         return aggregate(self._scan(query), query)

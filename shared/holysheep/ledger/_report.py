@@ -37,6 +37,8 @@ _SUM_COLUMNS = (
     "relay_cny",
     "direct_cny",
     "savings_cny",
+    "estimated_calls",
+    "estimated_usd",
 )
 _HEAD = ["calls", "prompt tok", "completion tok", "cached tok", "USD", "relay CNY", "direct CNY"]
 
@@ -205,6 +207,12 @@ def _text(
         parts.append(
             f"{total[0].unpriced_calls} call(s) had no price: counted in calls and tokens, "
             "not in money"
+        )
+    if total[0].estimated_calls:
+        parts.append(
+            f"{total[0].estimated_calls} call(s) are estimated (the relay reported no usage, "
+            f"e.g. a stream cut short): {fmt_money(total[0].estimated_usd)} USD of the total is "
+            "an estimate"
         )
     if budgets:
         head = ["budget", "window", "limit", "spent", "held", "left"]

@@ -4,30 +4,36 @@ The database runs in WAL mode (readers never block the writer) with ``synchronou
 power cut may lose the last commits, never corrupt the file). Every reserve and commit is one
 ``BEGIN IMMEDIATE`` transaction: the write lock is taken before anything is read, so two
 processes can never both see room in a budget that only fits one. ``busy_timeout`` makes a
-waiting writer queue instead of failing. Each thread (and each process, after a fork) gets its own
-connection; ``close()`` closes them all. Schema and units: ``_sqlite_schema.py``.
+waiting writer queue instead of failing; recording a billed call waits only ``settle_wait_s``
+(the façade spools it when the file stays locked, rather than keep the caller waiting). Every
+``sqlite3.Error`` leaves as a ``LedgerError`` naming the file. Each thread (and each process,
+after a fork) gets its own connection; ``close()`` closes them all. Schema and units:
+``_sqlite_schema.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from holysheep.errors import ConfigurationError
 
 from ._aggregate import Query
 from ._backend import Facets
 from ._budgets import Hold, find_refusal, reserved_for, window, window_start
+from ._errors import ledger_error, sqlite_error
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
 from ._sqlite_schema import (
     ENTRY_COLUMNS,
     INSERT_ENTRY,
+    MIGRATIONS,
     SCHEMA,
     SCHEMA_VERSION,
     DecimalSum,
@@ -44,32 +50,101 @@ _BUDGETS = "SELECT id, scope, budget_key, period, limit_usd FROM budgets ORDER B
 _SPENT = "SELECT spent_usd FROM spend WHERE budget_id = ? AND win = ?"
 _SET_SPENT = "INSERT OR REPLACE INTO spend (budget_id, win, spent_usd) VALUES (?, ?, ?)"
 _HOLDS = "SELECT user, app, task, model, amount_usd, expires_at FROM reservations"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _translated(method: F) -> F:
+    """Run ``method``; a ``sqlite3.Error`` leaves as a ``LedgerError`` naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(self: SQLiteBackend, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            waited = getattr(self._local, "busy_ms", self._busy_ms) / 1000
+            raise sqlite_error(self.url, exc, waited) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _checked_path(path: str | os.PathLike[str]) -> Path:
+    """The ledger file's path, its folder created; ``ConfigurationError`` for a folder path."""
+    path = Path(path).expanduser()
+    if str(path) in ("", ":memory:"):
+        raise ConfigurationError(
+            "an in-memory SQLite ledger is private to one connection; use 'memory' instead"
+        )
+    if path.is_dir():
+        raise ConfigurationError(
+            f"the SQLite ledger path {path} is a folder; name a file in it, e.g. "
+            f"sqlite:///{path / 'ledger.db'}"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot create the folder of the SQLite ledger {path} ({exc}); pick a path in a "
+            "writable folder (the backend argument or HOLYSHEEP_LEDGER)"
+        ) from exc
+    return path
 
 
 class SQLiteBackend:
     """Ledger tables in one SQLite file (``sqlite:///relative.db``, ``sqlite:////abs.db``)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_s: float = 30.0) -> None:
-        path = Path(path).expanduser()
-        if str(path) in ("", ":memory:"):
-            raise ConfigurationError(
-                "an in-memory SQLite ledger is private to one connection; use 'memory' instead"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout_s: float = 30.0,
+        settle_wait_s: float = 2.0,
+    ) -> None:
+        """Open (and create or migrate) the ledger file.
+
+        Args:
+            path: The database file; its folder is created.
+            busy_timeout_s: How long budget checks and reads wait for another writer.
+            settle_wait_s: How long recording a billed call waits before it is spooled.
+
+        Raises:
+            ConfigurationError: the path is a folder, or its folder cannot be created.
+            LedgerError: the file is not a database, or stays locked.
+        """
+        path = _checked_path(path)
         self.path = path
         self.url = f"sqlite:///{path}"
         self._busy_ms = int(busy_timeout_s * 1000)
+        self._settle_ms = int(min(settle_wait_s, busy_timeout_s) * 1000)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._conns: list[tuple[int, sqlite3.Connection]] = []
         self._closed = False
         self._budget_cache: tuple[list[Any], list[Budget]] = ([], [])
+        self._prepare()
+
+    @_translated
+    def _prepare(self) -> None:
+        """Create the tables of a new file, or migrate an older one (one writer does it)."""
+        if self._conn().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return  # the usual case: no write lock taken at open
         with self._write() as conn:
-            if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ledger_error(
+                    self.url,
+                    "the SQLite ledger was written by a newer holysheep:",
+                    f"schema {version}, this version reads {SCHEMA_VERSION}",
+                    "Upgrade holysheep (pip install -U holysheep) or use another file.",
+                )
+            if version == 0:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            else:
+                for step in range(version, SCHEMA_VERSION):
+                    for statement in MIGRATIONS[step]:
+                        conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # ------------------------------------------------------------ connections
 
@@ -85,26 +160,37 @@ class SQLiteBackend:
         conn = sqlite3.connect(
             self.path, timeout=self._busy_ms / 1000, isolation_level=None, check_same_thread=False
         )
-        conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
         conn.create_aggregate("dsum", 1, DecimalSum)
-        local.conn, local.pid = conn, pid
+        local.conn, local.pid, local.busy_ms = conn, pid, self._busy_ms
         with self._lock:
             self._conns.append((pid, conn))
         return conn
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction: committed on success, rolled back on error."""
+    def _write(self, busy_ms: int | None = None) -> Iterator[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction (waiting ``busy_ms`` for the lock at most):
+        committed on success, rolled back on any error, the commit's own included."""
         conn = self._conn()
+        busy_ms = self._busy_ms if busy_ms is None else busy_ms
+        if self._local.busy_ms != busy_ms:
+            conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            self._local.busy_ms = busy_ms
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -138,6 +224,7 @@ class SQLiteBackend:
             self._budget_cache = (rows, budgets)
         return budgets
 
+    @_translated
     def put_budget(self, budget: Budget, now: float, canonical: Callable[[str], str]) -> None:
         """Add or replace a budget; recompute its current window's spending from entries."""
         since_us = int(window_start(budget.period, now) * 1_000_000)
@@ -158,17 +245,20 @@ class SQLiteBackend:
                     total += Decimal(usd)
             conn.execute(_SET_SPENT, (budget.id, window(budget.period, now), str(total)))
 
+    @_translated
     def delete_budget(self, budget_id: str) -> bool:
         """Remove a budget."""
         with self._write() as conn:
             return conn.execute("DELETE FROM budgets WHERE id = ?", (budget_id,)).rowcount > 0
 
+    @_translated
     def budgets(self) -> list[Budget]:
         """Every budget, ordered by id."""
         return list(self._budgets(self._conn()))
 
     # ------------------------------------------------------------ holds and entries
 
+    @_translated
     def reserve(self, reservation: Reservation, now: float) -> bool | Refusal:
         """Check every applicable budget and store the hold in one IMMEDIATE transaction."""
         facets = Facets.of_reservation(reservation)
@@ -203,11 +293,12 @@ class SQLiteBackend:
             )
             return True
 
+    @_translated
     def commit(
         self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
     ) -> bool:
-        """Record once, charge budgets and drop the hold in one IMMEDIATE transaction."""
-        with self._write() as conn:
+        """Record once, charge budgets and drop the hold; waits ``settle_wait_s`` at most."""
+        with self._write(self._settle_ms) as conn:
             if hold_id is not None:
                 conn.execute("DELETE FROM reservations WHERE id = ?", (hold_id,))
             if conn.execute(INSERT_ENTRY, entry_row(entry)).rowcount == 0:
@@ -222,6 +313,7 @@ class SQLiteBackend:
                 conn.execute(_SET_SPENT, (budget.id, win, str(spent)))
             return True
 
+    @_translated
     def release(self, hold_id: str) -> None:
         """Drop a hold."""
         with self._write() as conn:
@@ -229,6 +321,7 @@ class SQLiteBackend:
 
     # ------------------------------------------------------------ reading
 
+    @_translated
     def status(self, facets: Facets | None, now: float) -> list[BudgetStatus]:
         """Where each (applicable) budget stands, from one snapshot."""
         with self._read() as conn:
@@ -246,6 +339,7 @@ class SQLiteBackend:
                 out.append(BudgetStatus(budget, win, spent, reserved_for(budget, holds, now)))
             return out
 
+    @_translated
     def entries(self, query: Query, limit: int | None) -> list[LedgerEntry]:
         """Matching entries, oldest first."""
         where, params = entries_sql(query)
@@ -255,6 +349,7 @@ class SQLiteBackend:
         rows = self._conn().execute(sql, params).fetchall()
         return [entry_from_row(r) for r in reversed(rows)]
 
+    @_translated
     def totals(self, query: Query) -> list[TotalsRow]:
         """Sums per group, computed in SQL (money with the exact ``dsum`` aggregate)."""
         return totals_rows(self._conn(), query)

@@ -22,6 +22,7 @@ from ._model import Budget, LedgerEntry
 __all__ = [
     "ENTRY_COLUMNS",
     "INSERT_ENTRY",
+    "MIGRATIONS",
     "SCHEMA",
     "SCHEMA_VERSION",
     "DecimalSum",
@@ -30,7 +31,8 @@ __all__ = [
     "entry_row",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the first schema; 2: ``entries.estimated`` (usage estimated, not reported)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -49,7 +51,8 @@ CREATE TABLE IF NOT EXISTS entries (
     input_usd TEXT, cached_input_usd TEXT, output_usd TEXT, total_usd TEXT,
     relay_cny TEXT, direct_cny TEXT,     -- exact decimal strings, NULL: unpriced
     latency_s REAL NOT NULL, attempts INTEGER NOT NULL, streamed INTEGER NOT NULL,
-    route TEXT                           -- JSON object or NULL
+    route TEXT,                          -- JSON object or NULL
+    estimated INTEGER NOT NULL DEFAULT 0 -- 1: usage estimated, not reported by the relay
 );
 CREATE INDEX IF NOT EXISTS entries_ts ON entries (ts_us);
 CREATE TABLE IF NOT EXISTS budgets (
@@ -75,12 +78,17 @@ ENTRY_COLUMNS = (
     "dedup, call_id, request_id, ts_us, model, requested_model, task, user, app, tags, "
     "prompt_tokens, completion_tokens, total_tokens, cached_tokens, reasoning_tokens, "
     "cost_model, input_usd, cached_input_usd, output_usd, total_usd, relay_cny, direct_cny, "
-    "latency_s, attempts, streamed, route"
+    "latency_s, attempts, streamed, route, estimated"
 )
 INSERT_ENTRY = (
-    f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES ({', '.join('?' * 26)}) "
+    f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES ({', '.join('?' * 27)}) "
     "ON CONFLICT (dedup) DO NOTHING"
 )
+
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE entries ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0",),
+}
+"""Statements that bring a file from version ``n`` to ``n + 1`` (run in one transaction)."""
 
 
 class DecimalSum:
@@ -145,13 +153,15 @@ def entry_row(entry: LedgerEntry) -> tuple[Any, ...]:
         entry.attempts,
         int(entry.streamed),
         _json(None if entry.route is None else dict(entry.route)),
+        int(entry.estimated),
     )
 
 
 def entry_from_row(row: tuple[Any, ...]) -> LedgerEntry:
     """A ``LedgerEntry`` from a ``SELECT {ENTRY_COLUMNS}`` row."""
     (key, call_id, request_id, ts_us, model, requested, task, user, app, tags) = row[:10]
-    tokens, money, (latency, attempts, streamed, route) = row[10:15], row[15:22], row[22:]
+    tokens, money = row[10:15], row[15:22]
+    latency, attempts, streamed, route, estimated = row[22:]
     usage = None if tokens[0] is None else Usage(*tokens)
     cost = None
     if money[0] is not None:
@@ -183,6 +193,7 @@ def entry_from_row(row: tuple[Any, ...]) -> LedgerEntry:
         attempts=attempts,
         streamed=bool(streamed),
         route=None if route is None else json.loads(route),
+        estimated=bool(estimated),
     )
 
 

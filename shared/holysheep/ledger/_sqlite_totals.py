@@ -24,7 +24,8 @@ _SUMS = (
     "COUNT(*), SUM(total_usd IS NULL), "
     "COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0), "
     "COALESCE(SUM(cached_tokens), 0), COALESCE(SUM(reasoning_tokens), 0), "
-    "COALESCE(SUM(total_tokens), 0), dsum(total_usd), dsum(relay_cny), dsum(direct_cny)"
+    "COALESCE(SUM(total_tokens), 0), dsum(total_usd), dsum(relay_cny), dsum(direct_cny), "
+    "COALESCE(SUM(estimated), 0), dsum(CASE WHEN estimated THEN total_usd END)"
 )
 
 
@@ -71,7 +72,7 @@ def totals_rows(conn: sqlite3.Connection, query: Query) -> list[TotalsRow]:
         group = MappingProxyType(
             {k: (None if v is None else str(v)) for k, v in zip(keys, values, strict=True)}
         )
-        calls, unpriced, p, c, cached, reasoning, total, usd, relay, direct = sums
+        calls, unpriced, p, c, cached, reasoning, total, usd, relay, direct, est, est_usd = sums
         rows.append(
             TotalsRow(
                 group,
@@ -85,6 +86,8 @@ def totals_rows(conn: sqlite3.Connection, query: Query) -> list[TotalsRow]:
                 Decimal(usd),
                 Decimal(relay),
                 Decimal(direct),
+                est,
+                Decimal(est_usd),
             )
         )
     return sorted(rows, key=sort_key)
