@@ -13,17 +13,19 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from ._base import _Call, _ClientBase
 from ._orchestrate import AUTO, Metering, adrive, drive, plan_for, retarget
+from ._secrets import SecretHeaders
 from ._stream import AsyncChatStream, ChatStream
 from ._transport import (
     AsyncClientPool,
     build_sync_client,
     mapped_transport_errors,
+    safe_url,
 )
-from .errors import ConfigurationError
+from .errors import APIError, ConfigurationError
 from .wire import ChatCompletion, ChatRequest, ModelInfo, ModelList
 
 if TYPE_CHECKING:
@@ -107,6 +109,8 @@ class HolySheepClient(_ClientBase):
                 call.url, content=call.body, headers=call.headers, timeout=call.timeout
             )
         attempts[-1] = response.headers.get("x-request-id")
+        if response.is_redirect:  # never followed: it would carry the key elsewhere
+            raise self._error(response, response.content, call.model)
         return self._parse_completion(response, response.content, call.model)
 
     async def _asend(self, call: _Call, attempts: list[str | None]) -> ChatCompletion:
@@ -118,6 +122,8 @@ class HolySheepClient(_ClientBase):
             )
             body = await response.aread()
         attempts[-1] = response.headers.get("x-request-id")
+        if response.is_redirect:  # never followed: it would carry the key elsewhere
+            raise self._error(response, body, call.model)
         return self._parse_completion(response, body, call.model)
 
     def _send_stream(self, call: _Call) -> httpx.Response:
@@ -127,7 +133,7 @@ class HolySheepClient(_ClientBase):
         )
         with mapped_transport_errors(call.url):
             response = http.send(request, stream=True)
-            if response.status_code >= 400:
+            if response.status_code >= 400 or response.is_redirect:
                 body = response.read()
                 response.close()
                 raise self._error(response, body, call.model)
@@ -140,7 +146,7 @@ class HolySheepClient(_ClientBase):
         )
         with mapped_transport_errors(call.url):
             response = await http.send(request, stream=True)
-            if response.status_code >= 400:
+            if response.status_code >= 400 or response.is_redirect:
                 body = await response.aread()
                 await response.aclose()
                 raise self._error(response, body, call.model)
@@ -306,12 +312,22 @@ class HolySheepClient(_ClientBase):
 
         return await self.retry.acall(fetch)
 
-    def _models_headers(self) -> dict[str, str]:
+    def _models_headers(self) -> SecretHeaders:
         if self._closed:
             raise ConfigurationError("this HolySheepClient is closed; create a new one")
         return self._auth_headers()
 
     def _parse_models(self, response: httpx.Response, body: bytes) -> list[ModelInfo]:
-        if response.status_code >= 400:
+        if response.status_code >= 400 or response.is_redirect:
             raise self._error(response, body, None)
-        return ModelList.model_validate_json(body).data
+        try:
+            return ModelList.model_validate_json(body).data
+        except ValidationError as exc:
+            raise APIError(
+                f"{safe_url(response.request.url)} answered {response.status_code} with "
+                f"something that is not a model list ({exc.error_count()} problems): "
+                f"{body[:120]!r}; check HOLYSHEEP_BASE_URL points at the relay's API root, "
+                "such as https://api.holysheep.ai/v1",
+                status_code=response.status_code,
+                request_id=response.headers.get("x-request-id"),
+            ) from None
