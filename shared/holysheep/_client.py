@@ -109,7 +109,8 @@ class HolySheepClient(_ClientBase):
                 call.url, content=call.body, headers=call.headers, timeout=call.timeout
             )
         attempts[-1] = response.headers.get("x-request-id")
-        if response.is_redirect:  # never followed: it would carry the key elsewhere
+        if response.status_code >= 400 or response.is_redirect:  # a redirect is never followed
+            # raised here, with no body local: an echoed key must not sit in traceback locals
             raise self._error(response, response.content, call.model)
         return self._parse_completion(response, response.content, call.model)
 
@@ -120,11 +121,12 @@ class HolySheepClient(_ClientBase):
             response = await client.post(
                 call.url, content=call.body, headers=call.headers, timeout=call.timeout
             )
-            body = await response.aread()
+            await response.aread()
         attempts[-1] = response.headers.get("x-request-id")
-        if response.is_redirect:  # never followed: it would carry the key elsewhere
-            raise self._error(response, body, call.model)
-        return self._parse_completion(response, body, call.model)
+        if response.status_code >= 400 or response.is_redirect:  # a redirect is never followed
+            # raised here, with no body local: an echoed key must not sit in traceback locals
+            raise self._error(response, response.content, call.model)
+        return self._parse_completion(response, response.content, call.model)
 
     def _send_stream(self, call: _Call) -> httpx.Response:
         http = self._http()
@@ -134,9 +136,9 @@ class HolySheepClient(_ClientBase):
         with mapped_transport_errors(call.url):
             response = http.send(request, stream=True)
             if response.status_code >= 400 or response.is_redirect:
-                body = response.read()
+                response.read()
                 response.close()
-                raise self._error(response, body, call.model)
+                raise self._error(response, response.content, call.model)
         return response
 
     async def _asend_stream(self, call: _Call) -> httpx.Response:
@@ -147,9 +149,9 @@ class HolySheepClient(_ClientBase):
         with mapped_transport_errors(call.url):
             response = await http.send(request, stream=True)
             if response.status_code >= 400 or response.is_redirect:
-                body = await response.aread()
+                await response.aread()
                 await response.aclose()
-                raise self._error(response, body, call.model)
+                raise self._error(response, response.content, call.model)
         return response
 
     def _chat_call(self, call: _Call, plan: RoutePlan | None) -> ChatCompletion:
@@ -214,7 +216,8 @@ class HolySheepClient(_ClientBase):
         stream._call, stream._plan = call, plan
         meter = Metering(self, call)
         try:
-            opened = self._retry_for(call).call(stream._open)
+            with mapped_transport_errors(call.url):  # e.g. a gzip body that will not inflate
+                opened = self._retry_for(call).call(stream._open)
         except BaseException:
             meter.release()
             raise
@@ -227,7 +230,8 @@ class HolySheepClient(_ClientBase):
         stream._call, stream._plan = call, plan
         meter = Metering(self, call)
         try:
-            opened = await self._retry_for(call).acall(stream._open)
+            with mapped_transport_errors(call.url):  # e.g. a gzip body that will not inflate
+                opened = await self._retry_for(call).acall(stream._open)
         except BaseException:
             meter.release()
             raise

@@ -41,26 +41,31 @@ def resolve_api_key(api_key: str | SecretStr | None) -> SecretStr:
     """The key as a ``SecretStr``: the argument, else ``HOLYSHEEP_API_KEY``, else a clear error.
 
     Surrounding whitespace (a pasted newline) is stripped; a key that still holds spaces, control
-    or non-ASCII characters cannot travel in a header and is refused without being printed.
+    or non-ASCII characters cannot travel in a header and is refused without being printed. The
+    plain key never sits in a local of a frame that raises (traceback renderers show locals).
     """
-    given = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
-    source = "the api_key argument"
-    key = (given or "").strip()
-    if not key:
-        key, source = os.environ.get(API_KEY_ENV, "").strip(), API_KEY_ENV
-    if not key:
+    secret, source = _stripped(api_key), "the api_key argument"
+    if secret is None:
+        secret, source = _stripped(os.environ.get(API_KEY_ENV)), API_KEY_ENV
+    if secret is None:
         raise MissingAPIKeyError(
             f"no HolySheep API key: set the {API_KEY_ENV} environment variable or pass "
             "api_key=... (for offline work, start holysheep.testing.RelayEmulator and use its "
             "base_url)"
         )
-    remember(key)
-    if not _KEY_CHARS.fullmatch(key):
+    remember(secret)
+    if not _KEY_CHARS.fullmatch(secret.get_secret_value()):
         raise ConfigurationError(
             f"the API key from {source} contains spaces, control or non-ASCII characters, which "
             "an HTTP header cannot carry; copy the key again from the HolySheep dashboard"
         )
-    return SecretStr(key)
+    return secret
+
+
+def _stripped(value: str | SecretStr | None) -> SecretStr | None:
+    """``value`` without surrounding whitespace, as a ``SecretStr``; ``None`` when empty."""
+    plain = (value.get_secret_value() if isinstance(value, SecretStr) else value or "").strip()
+    return SecretStr(plain) if plain else None
 
 
 def resolve_base_url(base_url: str | None) -> str:
