@@ -90,6 +90,8 @@ def resolve_base_url(base_url: str | None) -> str:
         raise ConfigurationError(f"base_url {url!r} is not a valid URL ({exc}); {hint}") from None
     if not parsed.host:
         raise ConfigurationError(f"base_url {url!r} names no host; {hint}")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ConfigurationError(f"base_url {url!r} has port {parsed.port}, not 1-65535; {hint}")
     return url
 
 
