@@ -299,7 +299,7 @@ class HolySheepClient(_ClientBase):
         def fetch() -> list[ModelInfo]:
             with mapped_transport_errors(url):
                 response = self._http().get(url, headers=self._models_headers())
-            return self._parse_models(response, response.content)
+            return self._parse_models(response)
 
         return self.retry.call(fetch)
 
@@ -311,8 +311,8 @@ class HolySheepClient(_ClientBase):
             client = await self._async.get()
             with mapped_transport_errors(url):
                 response = await client.get(url, headers=self._models_headers())
-                body = await response.aread()
-            return self._parse_models(response, body)
+                await response.aread()
+            return self._parse_models(response)
 
         return await self.retry.acall(fetch)
 
@@ -321,17 +321,18 @@ class HolySheepClient(_ClientBase):
             raise ConfigurationError("this HolySheepClient is closed; create a new one")
         return self._auth_headers()
 
-    def _parse_models(self, response: httpx.Response, body: bytes) -> list[ModelInfo]:
+    def _parse_models(self, response: httpx.Response) -> list[ModelInfo]:
+        """The list from a read ``GET /models`` answer (no body local: it may echo the key)."""
         if response.status_code >= 400 or response.is_redirect:
-            raise self._error(response, body, None)
+            raise self._error(response, response.content, None)
         try:
-            return ModelList.model_validate_json(body).data
+            return ModelList.model_validate_json(response.content).data
         except ValidationError as exc:
             raise APIError(
                 f"{safe_url(response.request.url)} answered {response.status_code} with "
                 f"something that is not a model list ({exc.error_count()} problems): "
-                f"{body[:120]!r}; check HOLYSHEEP_BASE_URL points at the relay's API root, "
-                "such as https://api.holysheep.ai/v1",
+                f"{response.content[:120]!r}; check HOLYSHEEP_BASE_URL points at the relay's API "
+                "root, such as https://api.holysheep.ai/v1",
                 status_code=response.status_code,
                 request_id=response.headers.get("x-request-id"),
             ) from None

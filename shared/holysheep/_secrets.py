@@ -27,7 +27,11 @@ _MASK = "**********"
 _SENSITIVE_NAME = re.compile(
     r"auth|key|token|secret|cookie|passw|credential|session|signature", re.IGNORECASE
 )
-_BEARER = re.compile(r"\b(Bearer|Basic)\s+[^\s\"',;}\]]{8,}", re.IGNORECASE)
+# "Bearer <token>": a token of 8+ characters with a digit or punctuation, so that prose such as
+# "Bearer authentication required" is left alone.
+_BEARER = re.compile(
+    r"\b(Bearer)\s+(?=[^\s\"',;}\]]*[\d_\-.~+/=])[^\s\"',;}\]]{8,}", re.IGNORECASE
+)
 _MIN_SCRUB_LEN = 8
 """Shorter secrets are not replaced inside arbitrary text (``"k"`` would mangle every word)."""
 _MAX_REMEMBERED = 64

@@ -20,10 +20,11 @@ from holysheep import (
     HolySheepClient,
     HolySheepError,
     RetryPolicy,
+    StreamError,
 )
 from holysheep.cli import main
 
-from ..hostile import HostileUpstream, json_response, raw_response
+from ..hostile import HostileUpstream, chunk, json_response, raw_response, sse_response
 
 KEY = "cr_live_9f8e7d6c5b4a39281716abcdef"
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -216,3 +217,39 @@ def test_header_value_with_a_newline_is_refused_without_printing_it() -> None:
     client = HolySheepClient(api_key=KEY, base_url="http://127.0.0.1:9/v1")
     with pytest.raises(ConfigurationError, match="x-trace"):
         client.chat(model="gpt-4.1", messages=HELLO, extra_headers={"X-Trace": "a\r\nb: c"})
+
+
+def test_error_inside_a_200_stream_echoing_the_key_is_scrubbed() -> None:
+    error_event = {"error": {"message": f"upstream saw Authorization: Bearer {KEY}", "code": 500}}
+    with HostileUpstream() as up:
+        up.answer(sse_response([chunk("partial "), error_event], done=False))
+        client = HolySheepClient(api_key=KEY, base_url=up.base_url, retry=ONCE)
+        error = failure(client, "stream")
+    assert isinstance(error, StreamError) and error.text == "partial "
+    assert "upstream saw Authorization" in str(error)
+    # the error itself; the SSE parser's frames (sse, data, chunk locals) are the stream
+    # module's to keep clean
+    assert_hidden(repr(error) + repr(vars(error)) + repr(pickle.dumps(error)))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Bearer authentication required", "Bearer authentication required"),
+        ("header was 'Bearer sk-proj-AbC123'", "header was 'Bearer **********'"),
+        ('{"authorization": "bearer abcdefgh1"}', '{"authorization": "bearer **********"}'),
+    ],
+)
+def test_bearer_tokens_of_unknown_keys_are_masked_not_prose(text: str, expected: str) -> None:
+    error = HolySheepError(text, body={"nested": [text]})
+    assert str(error) == expected and error.body == {"nested": [expected]}
+
+
+@pytest.mark.parametrize("side", ["sync", "async"])
+def test_model_list_401_echo_is_clean_in_traceback_locals(side: str) -> None:
+    with HostileUpstream() as up:
+        up.answer(json_response(ECHO, status=401))
+        client = HolySheepClient(api_key=KEY, base_url=up.base_url, retry=ONCE)
+        with pytest.raises(AuthenticationError) as caught:
+            client.list_models() if side == "sync" else asyncio.run(client.alist_models())
+    assert_hidden(rendered(caught.value))
