@@ -113,9 +113,10 @@ def mapped_transport_errors(url: str | httpx.URL) -> Iterator[None]:
                 "a proxy may be corrupting compressed bodies: check HOLYSHEEP_BASE_URL and any "
                 "proxy in between",
             ) from exc
+        # a refused connection that httpx-aiohttp labelled ConnectTimeout is named for what it is
+        kind = "ConnectError" if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
         raise APIConnectionError(
-            f"could not talk to {shown} ({type(exc).__name__}: {exc}); check HOLYSHEEP_BASE_URL "
-            "and the network",
+            f"could not talk to {shown} ({kind}: {exc}); check HOLYSHEEP_BASE_URL and the network",
         ) from exc
 
 
