@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import SecretStr, ValidationError
+from pydantic_core import PydanticSerializationError
 
-from ._config import resolve_api_key, resolve_base_url
+from ._config import check_timeout, resolve_api_key, resolve_base_url
 from ._orchestrate import Metering, route_of
-from ._transport import USER_AGENT
+from ._secrets import Bearer, SecretHeaders
+from ._transport import USER_AGENT, safe_url
 from .calls import Attribution, CallInfo
 from .errors import APIError, BadRequestError, ConfigurationError, error_from_response
 from .retry import RetryPolicy
@@ -42,14 +44,18 @@ _DEFAULT_READ_TIMEOUT = 120.0
 
 @dataclass(frozen=True, slots=True)
 class _Call:
-    """One prepared request: what to send, where, with which timeout and retry policy."""
+    """One prepared request: what to send, where, with which timeout and retry policy.
+
+    ``headers`` keep the key a ``SecretStr`` (``repr`` masks it); httpx reads the plain value
+    only when it builds the request.
+    """
 
     url: httpx.URL
     data: dict[str, Any]
     body: bytes
     model: str
     timeout: httpx.Timeout
-    headers: Mapping[str, str] | None
+    headers: SecretHeaders | None
     retry: RetryPolicy | None
     stream: bool
     attribution: Attribution
@@ -106,8 +112,8 @@ class _ClientBase:
         self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
         self.base_url = resolve_base_url(base_url)
         self._chat_url = httpx.URL(f"{self.base_url}/chat/completions")  # parsed once, not per call
-        self._timeout = timeout
-        self._connect_timeout = connect_timeout
+        self._timeout = check_timeout(timeout)
+        self._connect_timeout = check_timeout(connect_timeout, "connect_timeout") or 10.0
         if retry is None:
             retry = (
                 RetryPolicy.from_max_retries(max_retries)
@@ -116,9 +122,9 @@ class _ClientBase:
             )
         self.retry = retry
         self._catalog = catalog
-        self._default_headers = dict(default_headers or {})
+        self._default_headers = SecretHeaders(default_headers)  # credentials kept secret
         self._max_connections = max_connections
-        self._headers: dict[str, str] | None = None
+        self._headers: SecretHeaders | None = None
         self._timeouts: dict[str, httpx.Timeout] = {}
         self._closed = False
 
@@ -157,16 +163,13 @@ class _ClientBase:
 
     # ------------------------------------------------------------ request building (no I/O)
 
-    def _auth_headers(self) -> dict[str, str]:
+    def _auth_headers(self) -> SecretHeaders:
+        """The headers of every call; the key stays a ``SecretStr`` inside until send time."""
         headers = self._headers
         if headers is None:
             key = resolve_api_key(self._api_key)
-            headers = {
-                "user-agent": USER_AGENT,
-                "content-type": "application/json",
-                **{k.lower(): v for k, v in self._default_headers.items()},
-                "authorization": f"Bearer {key.get_secret_value()}",
-            }
+            base = SecretHeaders({"user-agent": USER_AGENT, "content-type": "application/json"})
+            headers = base.merged(self._default_headers).merged({"authorization": Bearer(key)})
             self._headers = headers
         return headers
 
@@ -193,10 +196,20 @@ class _ClientBase:
         options = {name: params.pop(name) for name in _CALL_OPTIONS if name in params}
         if isinstance(request, ChatRequest):
             data: dict[str, Any] = request.model_dump(exclude_none=True)
-        else:
+        elif request is None or isinstance(request, Mapping):
             data = dict(request or {})
+        else:
+            raise BadRequestError(
+                f"the request must be a ChatRequest or a dict (got {type(request).__name__}); "
+                "or pass model=... and messages=[...] as keywords"
+            )
         data.update(params)
-        data.update(options.get("extra_body") or {})
+        extra_body = options.get("extra_body")
+        if extra_body is not None and not isinstance(extra_body, Mapping):
+            raise BadRequestError(
+                f"extra_body must be a dict of JSON fields (got {type(extra_body).__name__})"
+            )
+        data.update(extra_body or {})
         if stream:
             data["stream"] = True
             stream_options = dict(data.get("stream_options") or {})
@@ -207,13 +220,11 @@ class _ClientBase:
             data.pop("stream_options", None)
         body = self._serialize(data)
         model = data["model"]
-        user_timeout = options.get("timeout")
+        user_timeout = check_timeout(options.get("timeout"))
         if user_timeout is not None and not isinstance(user_timeout, httpx.Timeout):
             connect = min(self._connect_timeout, user_timeout)
             user_timeout = httpx.Timeout(user_timeout, connect=connect)
-        headers = self._auth_headers()
-        if options.get("extra_headers"):
-            headers = {**headers, **{k.lower(): v for k, v in options["extra_headers"].items()}}
+        headers = self._auth_headers().merged(options.get("extra_headers"))
         return _Call(
             url=self._chat_url,
             data=data,
@@ -235,13 +246,23 @@ class _ClientBase:
 
     @staticmethod
     def _serialize(data: dict[str, Any]) -> bytes:
-        """Validate a request body once and serialize it for the wire."""
+        """Validate a request body once and serialize it for the wire (refused before sending)."""
         try:
             return ChatRequest.model_validate(data).to_json()
         except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in err['loc']) or 'request'}: {err['msg']}"
+                for err in exc.errors(include_url=False, include_input=False)[:3]
+            )
             raise BadRequestError(
-                f"the chat request is malformed: {exc.errors(include_url=False)[:3]}; "
-                "pass model=... and messages=[{'role': 'user', 'content': '...'}]"
+                f"the chat request is malformed ({problems}); pass model=..., "
+                "messages=[{'role': 'user', 'content': '...'}] and valid parameters"
+            ) from None
+        except (PydanticSerializationError, UnicodeError, ValueError, TypeError) as exc:
+            raise BadRequestError(
+                f"the chat request cannot be encoded as JSON ({exc}); messages, extra_body and "
+                "other fields must hold only text, numbers, booleans, lists and dicts, and text "
+                "must be valid Unicode (no lone surrogates)"
             ) from None
 
     def _retry_for(self, call: _Call) -> RetryPolicy:
@@ -285,13 +306,23 @@ class _ClientBase:
         return info
 
     def _error(self, response: httpx.Response, body: bytes, model: str | None) -> APIError:
+        """The typed error for a 3xx/4xx/5xx answer (the key scrubbed from message and body)."""
         try:
             parsed: Any = json.loads(body) if body else None
         except ValueError:
             parsed = body.decode("utf-8", "replace")
         known = self.catalog.ids() if response.status_code == 404 and model else ()
+        try:
+            url: str | None = safe_url(response.request.url)
+        except RuntimeError:  # a response built by hand has no request
+            url = None
         return error_from_response(
-            response.status_code, parsed, response.headers, model=model, known_models=known
+            response.status_code,
+            parsed,
+            response.headers,
+            model=model,
+            known_models=known,
+            url=url,
         )
 
     def _parse_completion(

@@ -54,8 +54,12 @@ def _router(args: argparse.Namespace) -> tuple[Any, Any]:
         from . import HolySheepClient
 
         client = HolySheepClient(api_key=args.api_key, base_url=args.base_url)
-        served = client.list_models()
-        kwargs["classifier"] = LLMClassifier.from_client(client, served=served)
+        try:
+            served = client.list_models()
+            kwargs["classifier"] = LLMClassifier.from_client(client, served=served)
+        except BaseException:
+            client.close()  # the error reaches main(), which prints it on one line
+            raise
     if args.routes is not None:
         return TaskRouter.from_toml(args.routes, **kwargs), client
     return TaskRouter(**kwargs), client

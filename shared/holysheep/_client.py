@@ -13,17 +13,19 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from ._base import _Call, _ClientBase
 from ._orchestrate import AUTO, Metering, adrive, drive, plan_for, retarget
+from ._secrets import SecretHeaders
 from ._stream import AsyncChatStream, ChatStream
 from ._transport import (
     AsyncClientPool,
     build_sync_client,
     mapped_transport_errors,
+    safe_url,
 )
-from .errors import ConfigurationError
+from .errors import APIError, ConfigurationError
 from .wire import ChatCompletion, ChatRequest, ModelInfo, ModelList
 
 if TYPE_CHECKING:
@@ -107,6 +109,9 @@ class HolySheepClient(_ClientBase):
                 call.url, content=call.body, headers=call.headers, timeout=call.timeout
             )
         attempts[-1] = response.headers.get("x-request-id")
+        if response.status_code >= 400 or response.is_redirect:  # a redirect is never followed
+            # raised here, with no body local: an echoed key must not sit in traceback locals
+            raise self._error(response, response.content, call.model)
         return self._parse_completion(response, response.content, call.model)
 
     async def _asend(self, call: _Call, attempts: list[str | None]) -> ChatCompletion:
@@ -116,9 +121,12 @@ class HolySheepClient(_ClientBase):
             response = await client.post(
                 call.url, content=call.body, headers=call.headers, timeout=call.timeout
             )
-            body = await response.aread()
+            await response.aread()
         attempts[-1] = response.headers.get("x-request-id")
-        return self._parse_completion(response, body, call.model)
+        if response.status_code >= 400 or response.is_redirect:  # a redirect is never followed
+            # raised here, with no body local: an echoed key must not sit in traceback locals
+            raise self._error(response, response.content, call.model)
+        return self._parse_completion(response, response.content, call.model)
 
     def _send_stream(self, call: _Call) -> httpx.Response:
         http = self._http()
@@ -127,10 +135,10 @@ class HolySheepClient(_ClientBase):
         )
         with mapped_transport_errors(call.url):
             response = http.send(request, stream=True)
-            if response.status_code >= 400:
-                body = response.read()
+            if response.status_code >= 400 or response.is_redirect:
+                response.read()
                 response.close()
-                raise self._error(response, body, call.model)
+                raise self._error(response, response.content, call.model)
         return response
 
     async def _asend_stream(self, call: _Call) -> httpx.Response:
@@ -140,10 +148,10 @@ class HolySheepClient(_ClientBase):
         )
         with mapped_transport_errors(call.url):
             response = await http.send(request, stream=True)
-            if response.status_code >= 400:
-                body = await response.aread()
+            if response.status_code >= 400 or response.is_redirect:
+                await response.aread()
                 await response.aclose()
-                raise self._error(response, body, call.model)
+                raise self._error(response, response.content, call.model)
         return response
 
     def _chat_call(self, call: _Call, plan: RoutePlan | None) -> ChatCompletion:
@@ -208,7 +216,8 @@ class HolySheepClient(_ClientBase):
         stream._call, stream._plan = call, plan
         meter = Metering(self, call)
         try:
-            opened = self._retry_for(call).call(stream._open)
+            with mapped_transport_errors(call.url):  # e.g. a gzip body that will not inflate
+                opened = self._retry_for(call).call(stream._open)
         except BaseException:
             meter.release()
             raise
@@ -221,7 +230,8 @@ class HolySheepClient(_ClientBase):
         stream._call, stream._plan = call, plan
         meter = Metering(self, call)
         try:
-            opened = await self._retry_for(call).acall(stream._open)
+            with mapped_transport_errors(call.url):  # e.g. a gzip body that will not inflate
+                opened = await self._retry_for(call).acall(stream._open)
         except BaseException:
             meter.release()
             raise
@@ -289,7 +299,7 @@ class HolySheepClient(_ClientBase):
         def fetch() -> list[ModelInfo]:
             with mapped_transport_errors(url):
                 response = self._http().get(url, headers=self._models_headers())
-            return self._parse_models(response, response.content)
+            return self._parse_models(response)
 
         return self.retry.call(fetch)
 
@@ -301,17 +311,28 @@ class HolySheepClient(_ClientBase):
             client = await self._async.get()
             with mapped_transport_errors(url):
                 response = await client.get(url, headers=self._models_headers())
-                body = await response.aread()
-            return self._parse_models(response, body)
+                await response.aread()
+            return self._parse_models(response)
 
         return await self.retry.acall(fetch)
 
-    def _models_headers(self) -> dict[str, str]:
+    def _models_headers(self) -> SecretHeaders:
         if self._closed:
             raise ConfigurationError("this HolySheepClient is closed; create a new one")
         return self._auth_headers()
 
-    def _parse_models(self, response: httpx.Response, body: bytes) -> list[ModelInfo]:
-        if response.status_code >= 400:
-            raise self._error(response, body, None)
-        return ModelList.model_validate_json(body).data
+    def _parse_models(self, response: httpx.Response) -> list[ModelInfo]:
+        """The list from a read ``GET /models`` answer (no body local: it may echo the key)."""
+        if response.status_code >= 400 or response.is_redirect:
+            raise self._error(response, response.content, None)
+        try:
+            return ModelList.model_validate_json(response.content).data
+        except ValidationError as exc:
+            raise APIError(
+                f"{safe_url(response.request.url)} answered {response.status_code} with "
+                f"something that is not a model list ({exc.error_count()} problems): "
+                f"{response.content[:120]!r}; check HOLYSHEEP_BASE_URL points at the relay's API "
+                "root, such as https://api.holysheep.ai/v1",
+                status_code=response.status_code,
+                request_id=response.headers.get("x-request-id"),
+            ) from None

@@ -17,12 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .errors import APIConnectionError, APITimeoutError
+from ._secrets import forget_tracebacks
+from .errors import APIConnectionError, APIError, APITimeoutError
 
 if TYPE_CHECKING:
     import asyncio
 
-__all__ = ["USER_AGENT", "AsyncClientPool", "build_sync_client", "mapped_transport_errors"]
+__all__ = [
+    "USER_AGENT",
+    "AsyncClientPool",
+    "build_sync_client",
+    "mapped_transport_errors",
+    "safe_url",
+]
 
 try:
     from importlib.metadata import version as _version
@@ -66,20 +73,50 @@ def build_async_client(max_connections: int = 100) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, follow_redirects=False)
 
 
+def safe_url(url: str | httpx.URL) -> str:
+    """``url`` as text for a message: any ``user:password@`` part replaced by ``***@``."""
+    parsed = url if isinstance(url, httpx.URL) else httpx.URL(str(url))
+    if parsed.userinfo:
+        parsed = parsed.copy_with(username="***", password=None)
+    return str(parsed)
+
+
+def _is_timeout(exc: httpx.HTTPError) -> bool:
+    """A real timeout; httpx-aiohttp reports every aiohttp connection error (a refused
+    connection included) as ``ConnectTimeout``, which its ``OSError`` cause gives away."""
+    if not isinstance(exc, httpx.TimeoutException):
+        return False
+    cause = exc.__cause__
+    return isinstance(cause, TimeoutError) or not isinstance(cause, OSError)
+
+
 @contextlib.contextmanager
 def mapped_transport_errors(url: str | httpx.URL) -> Iterator[None]:
-    """Turn httpx transport failures into ``APITimeoutError`` / ``APIConnectionError``."""
+    """Turn httpx failures into ``APITimeoutError`` / ``APIConnectionError`` / ``APIError``.
+
+    The httpx exception stays chained (type and message) but loses its frames: their locals
+    hold the request headers, which a renderer capturing locals would print.
+    """
     try:
         yield
-    except httpx.TimeoutException as exc:
-        raise APITimeoutError(
-            f"no answer from {url} in time ({type(exc).__name__}); raise timeout= for slow "
-            "models, or check the relay's status",
-        ) from exc
-    except httpx.TransportError as exc:
+    except httpx.HTTPError as exc:
+        forget_tracebacks(exc)
+        shown = safe_url(url)
+        if _is_timeout(exc):
+            raise APITimeoutError(
+                f"no answer from {shown} in time ({type(exc).__name__}); raise timeout= for "
+                "slow models, or check the relay's status",
+            ) from exc
+        if isinstance(exc, httpx.DecodingError):
+            raise APIError(
+                f"the answer from {shown} could not be decoded ({type(exc).__name__}: {exc}); "
+                "a proxy may be corrupting compressed bodies: check HOLYSHEEP_BASE_URL and any "
+                "proxy in between",
+            ) from exc
+        # a refused connection that httpx-aiohttp labelled ConnectTimeout is named for what it is
+        kind = "ConnectError" if isinstance(exc, httpx.TimeoutException) else type(exc).__name__
         raise APIConnectionError(
-            f"could not talk to {url} ({type(exc).__name__}: {exc}); check HOLYSHEEP_BASE_URL "
-            "and the network",
+            f"could not talk to {shown} ({kind}: {exc}); check HOLYSHEEP_BASE_URL and the network",
         ) from exc
 
 

@@ -1,13 +1,15 @@
 """The ``holysheep`` command: models, chat, route, report, estimate, emulate, demo.
 
 Every command that talks to the relay uses ``HOLYSHEEP_API_KEY``/``HOLYSHEEP_BASE_URL``;
-``demo`` falls back to the embedded emulator when no key is set, so it runs offline.
+``demo`` falls back to the embedded emulator when no key is set, so it runs offline. No traceback
+reaches the user: every failure is one line on stderr (key scrubbed) and a non-zero exit.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -92,18 +94,40 @@ def cmd_estimate(args: argparse.Namespace) -> int:
                     args.workload, as_json=args.json, market_rate=Decimal(args.market_rate)
                 )
             )
-        except ValueError as exc:
-            print(f"holysheep estimate: {exc}", file=sys.stderr)
+        except (ValueError, ArithmeticError) as exc:
+            print(f"holysheep estimate: {_estimate_problem(exc)}", file=sys.stderr)
             return 2
         return 0
     try:
         lines = [Workload.parse(item) for item in args.workload] or list(SAMPLE_WORKLOAD)
-    except ValueError as exc:
-        print(f"holysheep estimate: {exc}", file=sys.stderr)
+        estimate = estimate_monthly(lines, market_cny_per_usd=Decimal(args.market_rate))
+    except (ValueError, ArithmeticError) as exc:
+        print(f"holysheep estimate: {_estimate_problem(exc)}", file=sys.stderr)
         return 2
-    estimate = estimate_monthly(lines, market_cny_per_usd=Decimal(args.market_rate))
     print(_cli_ledger.estimate_json(estimate) if args.json else format_estimate_table(estimate))
     return 0
+
+
+def _estimate_problem(exc: Exception) -> str:
+    """A readable reason for a workload that cannot be priced (``1e400`` tokens, ``--market-rate
+    x``): decimal and overflow errors carry no useful text of their own."""
+    if isinstance(exc, ValueError) and not isinstance(exc, ArithmeticError) and str(exc):
+        return str(exc)
+    return (
+        "a number in the workload or --market-rate is out of range or not a number; give "
+        "finite amounts such as gpt-4.1=6M or gpt-4.1:1000:500:200, and --market-rate 7.3"
+    )
+
+
+def _port(text: str) -> int:
+    """An ``emulate --port`` value: 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0 (any free) to 65535")
+    return port
 
 
 def cmd_emulate(args: argparse.Namespace) -> int:
@@ -158,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     estimate.set_defaults(run=cmd_estimate)
     emulate = sub.add_parser("emulate", help=cmd_emulate.__doc__)
     emulate.add_argument("--host", default="127.0.0.1")
-    emulate.add_argument("--port", type=int, default=8765)
+    emulate.add_argument("--port", type=_port, default=8765, help="0 picks a free port")
     emulate.add_argument("--emulator-key", default=None, help="require this key from clients")
     emulate.set_defaults(run=cmd_emulate)
     sub.add_parser("demo", help=cmd_demo.__doc__).set_defaults(run=cmd_demo)
@@ -170,17 +194,51 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``holysheep`` script."""
+    """Entry point of the ``holysheep`` script: one line on stderr and a non-zero exit on failure.
+
+    Output piped into a reader that stops early (``| head``) ends quietly, as ``yes | head`` does.
+    """
     from .errors import HolySheepError
 
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args) or 0)
-    except HolySheepError as exc:
-        print(f"holysheep: {exc}", file=sys.stderr)
-        return 1
+        code = int(args.run(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's final flush
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except KeyboardInterrupt:
         return 130
+    except HolySheepError as exc:
+        return _fail(str(exc))
+    except OSError as exc:  # a file named on the command line: missing, a directory, no access
+        where = f" {exc.filename}" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{':' if where else ''}{where}; check the path")
+    except Exception as exc:  # a bug: still one line, and the details for a report at debug level
+        logging.getLogger("holysheep").debug("holysheep %s failed", args.command, exc_info=True)
+        return _fail(
+            f"unexpected {type(exc).__name__}: {exc}. This is a bug in holysheep; please report "
+            "it with the command you ran"
+        )
+
+
+def _fail(message: str) -> int:
+    """Print ``holysheep: message`` on stderr (the key scrubbed) and return exit status 1."""
+    from ._secrets import scrub
+
+    with contextlib.suppress(BrokenPipeError, ValueError):
+        print(f"holysheep: {scrub(message)}", file=sys.stderr)
+    return 1
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader closed stdout: point it at /dev/null so the final flush stays silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 141  # 128 + SIGPIPE, what a shell reports for `yes | head`
 
 
 if __name__ == "__main__":

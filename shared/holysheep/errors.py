@@ -21,7 +21,9 @@ The tree::
         ├── BudgetExceededError      the call would cross a budget
         └── NoModelAvailableError    every candidate failed or is cooling down
 
-``is_retryable`` is a class attribute that ``RetryPolicy`` reads. No message ever contains the key.
+``is_retryable`` is a class attribute that ``RetryPolicy`` reads. No message, body or field ever
+contains the key: every error scrubs the secrets the process knows (and ``Bearer <token>``) as it
+is built.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from ._secrets import scrub, scrub_value
 
 __all__ = [
     "APIConnectionError",
@@ -65,6 +69,8 @@ class HolySheepError(Exception):
     retry_after: float | None = None
 
     def __init__(self, message: str, **fields: Any) -> None:
+        message = scrub(str(message))
+        fields = {name: scrub_value(value) for name, value in fields.items()}
         super().__init__(message)
         self.message = message
         for name, value in fields.items():
@@ -207,6 +213,13 @@ _QUOTA_CODES = frozenset(
 )
 _QUOTA_TEXT = re.compile(r"more credits|insufficient (?:balance|credit|quota)|quota", re.IGNORECASE)
 _MODEL_CODES = frozenset({"model_not_found"})
+# A 404 is about the model only when the body says so (openai-error-404-model-not-found);
+# a plain-text or generic 404 means the URL is wrong (tests/core/test_careless_input.py).
+_MODEL_TEXT = re.compile(r"\bmodel\b", re.IGNORECASE)
+_BASE_URL_HINT = (
+    "check HOLYSHEEP_BASE_URL (or base_url=): it should be the relay's API root, "
+    "such as https://api.holysheep.ai/v1"
+)
 
 
 def suggest_models(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
@@ -266,8 +279,12 @@ def error_from_response(
     *,
     model: str | None = None,
     known_models: Iterable[str] = (),
+    url: str | None = None,
 ) -> APIError:
-    """Map a non-2xx answer (status, parsed body, headers) to the most specific error."""
+    """Map a non-2xx answer (status, parsed body, headers) to the most specific error.
+
+    ``url`` (the address asked) lets a 404 or a redirect name where the request went.
+    """
     headers = headers or {}
     message, code, err_type = _error_fields(body)
     request_id = headers.get("x-request-id") or headers.get("request-id")
@@ -300,10 +317,20 @@ def error_from_response(
         return RateLimitError(
             f"rate limited (429); {wait}{said}", retry_after=retry_after, **fields
         )
+    if 300 <= status < 400:
+        return _redirected(status, headers, url, fields)
     if status == 404 or code_s in _MODEL_CODES:
-        if model is not None:
+        about_model = code_s in _MODEL_CODES or (
+            code is None and isinstance(body, Mapping) and bool(_MODEL_TEXT.search(message))
+        )
+        if model is not None and about_model:
             return model_not_found(model, known_models, **fields)
-        return ModelNotFoundError(f"not found (404){said}", **fields)
+        if about_model:
+            return ModelNotFoundError(f"not found (404){said}", **fields)
+        where = f"the endpoint {url}" if url else "the endpoint"
+        return ModelNotFoundError(
+            f"{where} was not found (404{said[:120]}); {_BASE_URL_HINT}", **fields
+        )
     if status in (400, 413, 422):
         if code_s in _CONTEXT_CODES or _CONTEXT_TEXT.search(message):
             return ContextLengthError(
@@ -325,6 +352,25 @@ def error_from_response(
             **fields,
         )
     return APIError(f"unexpected answer {status}{said}", **fields)
+
+
+def _redirected(
+    status: int, headers: Mapping[str, str], url: str | None, fields: dict[str, Any]
+) -> APIError:
+    """A 3xx: never followed (it would resend the key to another host); say where it pointed."""
+    location = headers.get("location")
+    if location and url:
+        from urllib.parse import urljoin
+
+        location = urljoin(url, location)
+    where = f"to {location}" if location else "without saying where"
+    return APIError(
+        f"the relay redirected the request ({status}) {where}; holysheep does not follow "
+        f"redirects, so the key is never sent elsewhere: set HOLYSHEEP_BASE_URL (or base_url=) "
+        "to the final address",
+        location=location,
+        **fields,
+    )
 
 
 def stream_error(

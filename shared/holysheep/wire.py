@@ -8,9 +8,10 @@ Every field some provider omits or sends as ``null`` is optional (see
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, model_validator
 
 __all__ = [
     "ChatCompletion",
@@ -177,7 +178,13 @@ class StreamOptions(_Wire):
 
 
 class ChatRequest(_Wire):
-    """A ``POST /chat/completions`` body; anything not named here is passed through."""
+    """A ``POST /chat/completions`` body; anything not named here is passed through.
+
+    Numbers are checked before sending: NaN or infinity anywhere at the top level (JSON would
+    carry it as ``null``, silently changing the request) and ``max_tokens`` below 1 are refused.
+    """
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     model: str
     messages: list[ChatMessage]
@@ -185,8 +192,8 @@ class ChatRequest(_Wire):
     stream_options: StreamOptions | None = None
     temperature: float | None = None
     top_p: float | None = None
-    max_tokens: int | None = None
-    max_completion_tokens: int | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
     stop: str | list[str] | None = None
     n: int | None = None
     seed: int | None = None
@@ -195,6 +202,16 @@ class ChatRequest(_Wire):
     parallel_tool_calls: bool | None = None
     response_format: dict[str, Any] | None = None
     user: str | None = None
+
+    @model_validator(mode="after")
+    def _finite_extras(self) -> ChatRequest:
+        """Passed-through numbers (``frequency_penalty``, ...) must be finite too."""
+        extra = self.__pydantic_extra__
+        if extra:
+            for name, value in extra.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ValueError(f"{name} must be a finite number (got {value})")
+        return self
 
     def to_json(self) -> bytes:
         """Serialize for the wire: ``None`` fields left out, extras kept."""
