@@ -146,6 +146,12 @@ class _StreamBase:
             )
         return _retryable_before_first_chunk(self._cut_short(exc))
 
+    def _end(self, exc: Exception | None = None) -> None:
+        """The stream stopped (cleanly, or with ``exc``): return if the answer is whole, else
+        raise ``StreamError``. A cut after the finish reason (and usage) loses nothing."""
+        if not self._acc.complete:
+            raise self._cut_short(exc) from exc
+
     def _cut_short(self, exc: Exception | None = None) -> StreamError:
         cause = f"{type(exc).__name__}: {exc}" if exc is not None else "no [DONE]"
         return self._acc.cut_short(self.request_id, cause)
@@ -212,10 +218,9 @@ class ChatStream(_StreamBase):
                     yield chunk
                 elif acc.done:
                     break
-            if not acc.finished:
-                raise self._cut_short()
+            self._end()
         except httpx.TransportError as exc:
-            raise self._cut_short(exc) from exc
+            self._end(exc)
         finally:
             response.close()
             self._finish()
@@ -281,10 +286,9 @@ class AsyncChatStream(_StreamBase):
                     yield chunk
                 elif acc.done:
                     break
-            if not acc.finished:
-                raise self._cut_short()
+            self._end()
         except httpx.TransportError as exc:
-            raise self._cut_short(exc) from exc
+            self._end(exc)
         finally:
             await response.aclose()
             self._finish()
