@@ -72,14 +72,14 @@ def prompt_tokens(request: Mapping[str, Any]) -> int:
 
 
 def output_tokens(completion: ChatCompletion) -> int:
-    """Estimated output tokens received: text, reasoning, refusals, tool names and arguments."""
+    """Estimated output tokens received: text, reasoning, refusals and tool-call arguments."""
     total = 0
     for choice in completion.choices:
         message = choice.message
         text, thinking = split_content(message.content)
         pieces = [text, message.reasoning_text or thinking or "", message.refusal or ""]
         for call in message.tool_calls or ():
-            pieces += (call.function.name, call.function.arguments)
+            pieces.append(call.function.arguments)
         total += estimate_tokens("".join(pieces))
     return total
 
