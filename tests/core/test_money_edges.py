@@ -170,6 +170,15 @@ def test_finish_and_usage_then_a_cut_is_a_complete_answer(client, up, ledger, si
     assert len(ledger.entries()) == 1
 
 
+def test_an_error_frame_after_finish_and_usage_keeps_the_answer(client, up, side, caplog) -> None:
+    error_frame = 'event: error\ndata: {"error": {"message": "late upstream error"}}\n'
+    up.answer(sse_response([*words(), usage_chunk(12, 4), error_frame], done=False))
+    stream, error = run_stream(client, side)
+    assert error is None and stream.completion.text == "".join(WORDS)
+    assert stream.call_info.usage.total_tokens == 16 and not stream.call_info.estimated
+    assert "error frame after the finish reason was ignored" in caplog.text
+
+
 def test_finish_then_a_cut_before_usage_keeps_the_answer(client, up, side) -> None:
     up.answer(sse_response(words(), done=False, cut=True))
     stream, error = run_stream(client, side)
@@ -313,3 +322,60 @@ def test_groq_stream_with_usage_only_under_x_groq(client, up, side) -> None:
     usage = stream.call_info.usage
     assert (usage.prompt_tokens, usage.completion_tokens) == (210, 15)
     assert not stream.call_info.estimated
+
+
+# ---------------------------------------------------------------- a small soak, in process
+
+
+def test_under_random_faults_the_ledger_matches_what_the_relay_billed(emulator) -> None:
+    """Concurrent streams and chats with 429s, 503s, cuts and error frames against a budget:
+    every billed call recorded once, dollars within 1 %, the relay never past the budget by
+    more than one call's reservation (benchmarks/soak.py is the same check at scale)."""
+    from holysheep.ledger import estimate_call_usd
+    from holysheep.testing import RelayEmulator
+    from holysheep.usage import Usage
+
+    relay: RelayEmulator = emulator
+    prompt = [{"role": "user", "content": " ".join(["budget ledger stream"] * 12)}]
+    params = {"model": "gpt-4.1", "messages": prompt, "max_tokens": 100}
+    retry = RetryPolicy(max_attempts=8, initial_delay=0.0, max_delay=0.0, deadline=30.0)
+    client = HolySheepClient(FAKE_KEY, relay.base_url, retry=retry)
+    limit = (client.chat(**params).call_info.cost.total_usd * 72).quantize(Decimal("0.000001"))
+    relay.reset()  # the budget fits about 72 of the 120 calls
+    reservation = estimate_call_usd(client.catalog.find("gpt-4.1"), prompt, 100)
+    relay.random_faults(rate_limited=0.1, unavailable=0.05, cut=0.15, stream_error=0.1, seed=1)
+    outcomes: list[str] = []
+
+    async def call(n: int) -> None:
+        try:
+            if n % 4:
+                async with client.astream(**params) as stream:
+                    async for _ in stream:
+                        pass
+            else:
+                await client.achat(**params)
+            outcomes.append("ok")
+        except holysheep.HolySheepError as exc:
+            outcomes.append(type(exc).__name__)
+
+    async def soak() -> None:
+        for start in range(0, 120, 8):
+            await asyncio.gather(*(call(n) for n in range(start, start + 8)))
+        await client.aclose()
+
+    with CostLedger("memory") as led:
+        led.set_budget(limit, period="all")
+        client.ledger = led
+        asyncio.run(soak())
+        [total] = led.totals([])
+        [status] = led.budget_status()
+    catalog = client.catalog
+    billed = sum(
+        (catalog.cost(m, Usage.from_wire(u)).total_usd for m, u in relay.billed), Decimal(0)
+    )
+    assert set(outcomes) <= {"ok", "StreamError", "BudgetExceededError"}, outcomes
+    assert "StreamError" in outcomes and "BudgetExceededError" in outcomes
+    assert total.calls == len(relay.billed)
+    assert abs(billed - total.total_usd) / billed < Decimal("0.01")
+    assert status.spent_usd <= limit and status.reserved_usd == 0
+    assert billed <= limit + reservation
