@@ -103,9 +103,13 @@ def billed_usage(
 
     window, allowed = _limits(request, spec)
     prompt, output = usage.prompt_tokens, usage.completion_tokens
+    if prompt > window:  # the catalogue may lag a model's growth; our estimate errs high
+        window = max(window, prompt_tokens(request))
     if prompt > window:
         problems.append((_BEYOND_WINDOW, f"prompt_tokens {prompt} beyond the {window} window"))
         prompt = window
+    if output > allowed:  # the text received shows what was possible, if more
+        allowed = max(allowed, output_tokens(completion))
     if output > allowed:
         problems.append((_ABOVE_ALLOWED, f"completion_tokens {output} above {allowed} allowed"))
         output = allowed
@@ -154,7 +158,4 @@ def _limits(request: Mapping[str, Any], spec: ModelSpec | None) -> tuple[int, in
         allowed = spec.max_output_tokens * n
     else:
         allowed = ABSURD_TOKENS
-    if spec is None:
-        return ABSURD_TOKENS, allowed
-    # the catalogue may lag a model's growth; our own estimate errs high, so trust the larger
-    return max(spec.context_window, prompt_tokens(request)), allowed
+    return (spec.context_window if spec is not None else ABSURD_TOKENS), allowed
