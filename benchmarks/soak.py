@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {v:>6}  {k}")
         else:
             print(f"{key:<{width}}  {value}")
-    settings = {**vars(args), "json": str(args.json)}
+    settings = {k: v for k, v in vars(args).items() if k != "json"}
     meta = {"python": platform.python_version(), "cpus": os.cpu_count(), "args": settings}
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"meta": meta, "figures": figures}, indent=2) + "\n")
