@@ -16,8 +16,8 @@ from typing import Any
 
 import holysheep
 import pytest
-from holysheep import HolySheepClient, RetryPolicy
-from holysheep._billed import ImplausibleUsageWarning, _warned
+from holysheep import HolySheepClient, ImplausibleUsageWarning, RetryPolicy
+from holysheep._billed import _warned
 from holysheep.ledger import CostLedger
 from holysheep.tokens import estimate_message_tokens, estimate_tokens
 
@@ -379,3 +379,36 @@ def test_under_random_faults_the_ledger_matches_what_the_relay_billed(emulator) 
     assert abs(billed - total.total_usd) / billed < Decimal("0.01")
     assert status.spent_usd <= limit and status.reserved_usd == 0
     assert billed <= limit + reservation
+
+
+def test_wire_usage_names_the_counts_it_dropped() -> None:
+    from holysheep.wire import ChatCompletion
+
+    body = completion("kept", usage={
+        "prompt_tokens": 5.0,  # a whole number as a float is a count
+        "completion_tokens": "3",
+        "total_tokens": -1,
+        "prompt_tokens_details": {"cached_tokens": 2.5, "audio_tokens": 0},
+        "completion_tokens_details": "n/a",
+    })
+    reply = ChatCompletion.model_validate_json(json.dumps(body))
+    assert reply.text == "kept"
+    usage = reply.usage
+    assert usage.prompt_tokens == 5 and usage.completion_tokens is None
+    assert usage.prompt_tokens_details.audio_tokens == 0
+    assert set(usage.invalid_fields) == {
+        "completion_tokens",
+        "total_tokens",
+        "prompt_tokens_details.cached_tokens",
+        "completion_tokens_details",
+    }
+
+
+def test_the_no_choices_error_pickles_with_its_usage(client, up) -> None:
+    import pickle
+
+    up.answer(json_response(completion("unused", choices=[])))
+    with pytest.raises(holysheep.UpstreamError) as info:
+        client.chat(model="gpt-4.1", messages=HELLO)
+    again = pickle.loads(pickle.dumps(info.value))
+    assert again.code == "no_choices" and again.usage == info.value.usage
