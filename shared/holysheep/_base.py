@@ -257,7 +257,7 @@ class _ClientBase:
         answered = bool(completion.choices)
         if not answered and not call.stream and completion.usage is None:
             meter.release()  # nothing generated, nothing reported: nothing known to be billed
-            raise self._no_choices(completion, request_id)
+            raise self._no_choices(request_id)
         route = route_of(plan, call.model) if answered else getattr(plan, "decision", None)
         if route is not None and call.attribution.task is None:
             # the classifier chose the label: bill the call to it, as the router did
@@ -276,15 +276,14 @@ class _ClientBase:
         if billed.problems:  # after the ledger has the record, so a warning-as-error loses nothing
             billed.warn(info.model)
         if not answered and not call.stream:
-            raise self._no_choices(completion, request_id, info)
+            raise self._no_choices(request_id, info)
         return info
 
     @staticmethod
-    def _no_choices(
-        completion: ChatCompletion, request_id: str | None, info: CallInfo | None = None
-    ) -> UpstreamError:
+    def _no_choices(request_id: str | None, info: CallInfo | None = None) -> UpstreamError:
         """A 200 whose body has no choice at all (``choices`` missing or ``[]``)."""
-        billed = " (recorded in the ledger: the relay reported usage for it)" if info else ""
+        billed = " (it was billed: the relay reported usage, on .usage and in any ledger)"
+        billed = billed if info is not None else ""
         return UpstreamError(
             f"the relay answered 200 with no choices, so there is no answer to return{billed}; "
             "retry the call, or try another model if it keeps happening",
