@@ -116,7 +116,10 @@ class ChunkTranslator:
         message = AIMessageChunk(
             content="",
             additional_kwargs=kwargs,
-            usage_metadata=usage_metadata(info.usage if info is not None else None),
+            # an estimate (the relay reported none) stays out of the slot, as in chat_result
+            usage_metadata=usage_metadata(
+                info.usage if info is not None and completion.usage is not None else None
+            ),
             response_metadata=metadata,
             chunk_position="last",
             id=completion.id or None,

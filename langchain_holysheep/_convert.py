@@ -116,6 +116,8 @@ def response_metadata(
     if info is not None:
         cost = info.cost
         metadata["cost"] = cost.as_dict() if cost is not None else None
+        if info.estimated:  # usage (so cost) estimated: the relay reported none, or nonsense
+            metadata["estimated"] = True
         metadata["requested_model"] = info.requested_model
         metadata["attempts"] = info.attempts
         who = info.attribution
@@ -205,7 +207,10 @@ def _ai_message(
 def chat_result(completion: ChatCompletion) -> ChatResult:
     """One ``ChatGeneration`` per choice, each with the call's usage and metadata."""
     info: CallInfo | None = completion.call_info
-    usage = usage_metadata(info.usage if info is not None else None)
+    # usage the relay never reported is estimated for the ledger (cost, "estimated" in
+    # response_metadata) but not put in LangChain's slot, which means "reported"
+    reported = info is not None and completion.usage is not None
+    usage = usage_metadata(info.usage if reported else None)
     ident = completion.id or None
     generations = []
     for choice in completion.choices or [None]:

@@ -3,6 +3,7 @@
 The core imports no framework; ``langchain_holysheep`` and ``llamaindex_holysheep`` build on it.
 """
 
+from ._billed import ImplausibleUsageWarning
 from ._client import HolySheepClient
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, MissingAPIKeyError
 from ._stream import AsyncChatStream, ChatStream
@@ -59,6 +60,7 @@ __all__ = [
     "CostLedger",
     "HolySheepClient",
     "HolySheepError",
+    "ImplausibleUsageWarning",
     "InsufficientCreditError",
     "LedgerError",
     "LocalError",

@@ -20,6 +20,7 @@ from .wire import (
     ToolCall,
     ToolCallDelta,
     WireUsage,
+    extra_usage,
     split_content,
 )
 
@@ -189,6 +190,8 @@ class StreamAccumulator:
             self.system_fingerprint = chunk.system_fingerprint
         if chunk.usage is not None:
             self.usage = chunk.usage
+        elif chunk.__pydantic_extra__:  # groq: usage only under x_groq (x_groq-usage fixture)
+            self.usage = extra_usage(chunk.__pydantic_extra__) or self.usage
         choices = self.choices
         for choice in chunk.choices:
             parts = choices.get(choice.index)
@@ -212,6 +215,15 @@ class StreamAccumulator:
     def finished(self) -> bool:
         """True once ``[DONE]`` or a finish reason arrived."""
         return self.done or any(p.finish_reason for p in self.choices.values())
+
+    @property
+    def complete(self) -> bool:
+        """True when the answer is whole: ``[DONE]`` arrived, or every choice has its finish
+        reason (whatever happens to the connection afterwards; missing usage is estimated)."""
+        if self.done:
+            return True
+        choices = self.choices.values()
+        return bool(choices) and all(p.finish_reason for p in choices)
 
     def error(self, error: Any, request_id: str | None = None) -> StreamError:
         """A ``StreamError`` for an error frame, carrying what has arrived so far."""

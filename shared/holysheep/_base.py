@@ -20,15 +20,21 @@ import httpx
 from pydantic import SecretStr, ValidationError
 from pydantic_core import PydanticSerializationError
 
+from ._billed import Billed, billed_usage
 from ._config import check_timeout, resolve_api_key, resolve_base_url
 from ._orchestrate import Metering, route_of
 from ._secrets import Bearer, SecretHeaders
 from ._transport import USER_AGENT, safe_url
 from .calls import Attribution, CallInfo
-from .errors import APIError, BadRequestError, ConfigurationError, error_from_response
+from .errors import (
+    APIError,
+    BadRequestError,
+    ConfigurationError,
+    UpstreamError,
+    error_from_response,
+)
 from .retry import RetryPolicy
-from .usage import Usage
-from .wire import ChatCompletion, ChatRequest
+from .wire import ChatCompletion, ChatRequest, extra_usage
 
 if TYPE_CHECKING:
     from .catalog import ModelCatalog
@@ -287,14 +293,22 @@ class _ClientBase:
         started: float,
         request_id: str | None,
     ) -> CallInfo:
-        """After a billed call: price it once, attach the route, record it in the ledger."""
-        route = route_of(plan, call.model)
+        """After a billed call: price it once, attach the route, record it in the ledger.
+
+        A 200 without any choice is recorded when the relay reported usage for it (it billed),
+        then raised as ``UpstreamError``: an empty string is not an answer.
+        """
+        answered = bool(completion.choices)
+        if not answered and not call.stream and completion.usage is None:
+            meter.release()  # nothing generated, nothing reported: nothing known to be billed
+            raise self._no_choices(request_id)
+        route = route_of(plan, call.model) if answered else getattr(plan, "decision", None)
         if route is not None and call.attribution.task is None:
             # the classifier chose the label: bill the call to it, as the router did
             call = dataclasses.replace(
                 call, attribution=dataclasses.replace(call.attribution, task=route.task)
             )
-        info = self._call_info(
+        info, billed = self._call_info(
             call,
             completion,
             attempts=attempts,
@@ -303,7 +317,25 @@ class _ClientBase:
             route=route,
         )
         meter.settle(info)
+        if billed.problems:  # after the ledger has the record, so a warning-as-error loses nothing
+            billed.warn(info.model)
+        if not answered and not call.stream:
+            raise self._no_choices(request_id, info)
         return info
+
+    @staticmethod
+    def _no_choices(request_id: str | None, info: CallInfo | None = None) -> UpstreamError:
+        """A 200 whose body has no choice at all (``choices`` missing or ``[]``)."""
+        billed = " (it was billed: the relay reported usage, on .usage and in any ledger)"
+        billed = billed if info is not None else ""
+        return UpstreamError(
+            f"the relay answered 200 with no choices, so there is no answer to return{billed}; "
+            "retry the call, or try another model if it keeps happening",
+            status_code=200,
+            code="no_choices",
+            request_id=request_id,
+            usage=info.usage if info is not None else None,
+        )
 
     def _error(self, response: httpx.Response, body: bytes, model: str | None) -> APIError:
         """The typed error for a 3xx/4xx/5xx answer (the key scrubbed from message and body)."""
@@ -331,7 +363,7 @@ class _ClientBase:
         if response.status_code >= 400:
             raise self._error(response, body, model)
         try:
-            return ChatCompletion.model_validate_json(body)
+            completion = ChatCompletion.model_validate_json(body)
         except ValidationError as exc:
             raise APIError(
                 f"the relay answered {response.status_code} with a body that is not a chat "
@@ -339,6 +371,9 @@ class _ClientBase:
                 status_code=response.status_code,
                 request_id=response.headers.get("x-request-id"),
             ) from exc
+        if completion.usage is None:  # groq: usage only under x_groq (fixture x_groq-usage)
+            completion.usage = extra_usage(completion.__pydantic_extra__)
+        return completion
 
     def _call_info(
         self,
@@ -349,15 +384,18 @@ class _ClientBase:
         started: float,
         request_id: str | None,
         route: Any = None,
-    ) -> CallInfo:
-        """Price the call once and describe it; unknown models warn and cost ``None``."""
-        usage = Usage.from_wire(completion.usage)
+    ) -> tuple[CallInfo, Billed]:
+        """Price the call once and describe it; unknown models warn and cost ``None``.
+
+        Usage the relay left out or could not have meant is estimated (``CallInfo.estimated``):
+        a billed call is never recorded as free.
+        """
         served = completion.model or call.model
-        cost = None
-        if usage is not None:
-            catalog = self.catalog
-            priced_as = served if catalog.find(served) is not None else call.model
-            cost = catalog.cost(priced_as, usage)
+        catalog = self.catalog
+        priced_as = served if catalog.find(served) is not None else call.model
+        billed = billed_usage(completion, call.data, catalog.find(priced_as))
+        usage = billed.usage
+        cost = catalog.cost(priced_as, usage)
         info = CallInfo(
             id=completion.id or request_id or "",
             requested_model=call.model,
@@ -370,6 +408,7 @@ class _ClientBase:
             streamed=call.stream,
             request_id=request_id,
             route=route,
+            estimated=billed.estimated,
         )
         completion.__pydantic_private__["_call_info"] = info  # skips BaseModel.__setattr__
         logger.debug(
@@ -380,4 +419,4 @@ class _ClientBase:
             info.latency_s,
             attempts,
         )
-        return info
+        return info, billed

@@ -9,6 +9,7 @@ a failure raises ``StreamError`` carrying the text and usage received so far.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncChatStream", "ChatStream", "decode_event"]
 
 _validate_chunk = ChatCompletionChunk.model_validate_json
+logger = logging.getLogger("holysheep")
 
 
 def decode_event(
@@ -39,10 +41,18 @@ def decode_event(
     """Parse one SSE event into a chunk folded into ``acc``; ``None`` for no chunk.
 
     Raises ``StreamError`` for an ``event: error`` frame (groq-stream-error-event-in-200) or an
-    ``error`` object in a data frame (openrouter-stream-keepalive-error-in-200).
+    ``error`` object in a data frame (openrouter-stream-keepalive-error-in-200), unless every
+    choice already has its finish reason: then the frame ends a complete stream.
     """
     data = sse.data
     if sse.event == "error":
+        if acc.complete:  # every choice finished first: the answer is whole and billed, keep it
+            logger.warning(
+                "holysheep: an error frame after the finish reason was ignored (request id %s)",
+                request_id,
+            )
+            acc.done = True
+            return None
         try:
             payload: Any = json.loads(data)
         except ValueError:
@@ -146,6 +156,12 @@ class _StreamBase:
             )
         return _retryable_before_first_chunk(self._cut_short(exc))
 
+    def _end(self, exc: Exception | None = None) -> None:
+        """The stream stopped (cleanly, or with ``exc``): return if the answer is whole, else
+        raise ``StreamError``. A cut after the finish reason (and usage) loses nothing."""
+        if not self._acc.complete:
+            raise self._cut_short(exc) from exc
+
     def _cut_short(self, exc: Exception | None = None) -> StreamError:
         cause = f"{type(exc).__name__}: {exc}" if exc is not None else "no [DONE]"
         return self._acc.cut_short(self.request_id, cause)
@@ -212,10 +228,9 @@ class ChatStream(_StreamBase):
                     yield chunk
                 elif acc.done:
                     break
-            if not acc.finished:
-                raise self._cut_short()
+            self._end()
         except httpx.TransportError as exc:
-            raise self._cut_short(exc) from exc
+            self._end(exc)
         finally:
             response.close()
             self._finish()
@@ -281,10 +296,9 @@ class AsyncChatStream(_StreamBase):
                     yield chunk
                 elif acc.done:
                     break
-            if not acc.finished:
-                raise self._cut_short()
+            self._end()
         except httpx.TransportError as exc:
-            raise self._cut_short(exc) from exc
+            self._end(exc)
         finally:
             await response.aclose()
             self._finish()

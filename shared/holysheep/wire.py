@@ -11,7 +11,16 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 
 __all__ = [
     "ChatCompletion",
@@ -33,6 +42,7 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "WireUsage",
+    "extra_usage",
     "split_content",
 ]
 
@@ -63,7 +73,12 @@ class CompletionTokensDetails(_Wire):
 
 
 class WireUsage(_Wire):
-    """Usage exactly as a provider reports it (OpenAI, DeepSeek and Together spellings)."""
+    """Usage as a provider reports it (OpenAI, DeepSeek and Together spellings).
+
+    A count that cannot be one (``"abc"``, ``5.5``, ``-3``, ``true``) never makes the whole answer
+    invalid: it is dropped (read as absent) and named in ``invalid_fields``, so the answer is
+    kept and the call's usage is estimated instead (``CallInfo.estimated``).
+    """
 
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -73,6 +88,89 @@ class WireUsage(_Wire):
     prompt_cache_hit_tokens: int | None = None  # DeepSeek
     prompt_cache_miss_tokens: int | None = None  # DeepSeek
     cached_tokens: int | None = None  # Together, at top level
+    _invalid: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def invalid_fields(self) -> tuple[str, ...]:
+        """Count fields dropped because they were not non-negative integers (dotted paths)."""
+        return self._invalid
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _drop_impossible_counts(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Drop counts that are not counts, remembering their names, before validating."""
+        if not isinstance(data, dict):
+            return handler(data)
+        clean, invalid = _clean_counts(data)
+        try:
+            usage = handler(clean)
+        except ValidationError:  # a shape no cleaning foresaw: keep the answer, lose the usage
+            usage, invalid = handler({}), tuple(k for k in data if data[k] is not None)
+        if invalid:
+            usage._invalid = invalid
+        return usage
+
+
+_COUNT_FIELDS = frozenset(
+    {
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "prompt_cache_hit_tokens",
+        "prompt_cache_miss_tokens",
+        "cached_tokens",
+    }
+)
+_DETAIL_FIELDS = {
+    "prompt_tokens_details": frozenset(PromptTokensDetails.model_fields),
+    "completion_tokens_details": frozenset(CompletionTokensDetails.model_fields),
+}
+
+
+def _is_count(value: Any) -> bool:
+    """A non-negative whole number (``7`` or ``7.0``); ``None`` counts as absent, not invalid."""
+    if value.__class__ is int:
+        return value >= 0
+    return isinstance(value, float) and value.is_integer() and value >= 0
+
+
+def _clean_counts(data: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``data`` without its impossible counts, and their (dotted) names."""
+    invalid: list[str] = []
+    clean = data
+    for key, value in data.items():
+        if value is None:
+            continue
+        if key in _COUNT_FIELDS and not _is_count(value):
+            invalid.append(key)
+        elif key in _DETAIL_FIELDS:
+            if not isinstance(value, dict):
+                invalid.append(key)
+                continue
+            bad = [k for k in _DETAIL_FIELDS[key] if value.get(k) is not None]
+            bad = [k for k in bad if not _is_count(value[k])]
+            if bad:
+                clean = dict(clean) if clean is data else clean
+                clean[key] = {k: v for k, v in value.items() if k not in bad}
+                invalid.extend(f"{key}.{k}" for k in bad)
+    if invalid:
+        clean = dict(clean) if clean is data else clean
+        for name in invalid:
+            if "." not in name:
+                del clean[name]
+    return clean, tuple(invalid)
+
+
+def extra_usage(extra: dict[str, Any] | None) -> WireUsage | None:
+    """Usage a provider put outside ``usage``: Groq's ``x_groq.usage``, else ``None``.
+
+    A recorded Groq stream carried usage only there (groq-stream-tool-call-x_groq-usage).
+    """
+    if not extra:
+        return None
+    groq = extra.get("x_groq")
+    usage = groq.get("usage") if isinstance(groq, dict) else None
+    return WireUsage.model_validate(usage) if isinstance(usage, dict) else None
 
 
 # ---------------------------------------------------------------- tool calls

@@ -84,11 +84,15 @@ def test_failed_call_releases_its_reservation(client, ledger, emulator) -> None:
 def test_stream_cut_mid_way_is_still_recorded_once(client, ledger, emulator) -> None:
     emulator.script(Reply(content="one two three four five six"))
     emulator.cut_stream(after_chunks=3)
+    stream = client.stream(model="gpt-4.1", messages=HELLO)
     with pytest.raises(holysheep.StreamError):
-        for _ in client.stream(model="gpt-4.1", messages=HELLO):
+        for _ in stream:
             pass
     [entry] = ledger.entries()  # billed (the relay streamed tokens), so recorded, once
-    assert entry.model == "gpt-4.1" and entry.usage is None and entry.cost is None
+    # no usage arrived: the prompt and the two words received are estimated, never free
+    assert entry.model == "gpt-4.1" and entry.usage.completion_tokens > 0
+    assert entry.cost is not None and entry.cost.total_usd > 0
+    assert stream.call_info.estimated and stream.call_info.usage == entry.usage
 
 
 def test_spending_stops_at_the_budget(emulator) -> None:

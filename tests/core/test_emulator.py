@@ -349,6 +349,33 @@ def test_error_in_stream(client: httpx.Client, emulator: RelayEmulator) -> None:
     assert error == {"message": "boom", "code": "server_error", "type": "server_error"}
 
 
+def test_random_faults_follow_their_rates(client: httpx.Client, emulator: RelayEmulator) -> None:
+    emulator.random_faults(rate_limited=0.3, unavailable=0.2, seed=7)
+    statuses = [client.post("/chat/completions", json=chat()).status_code for _ in range(200)]
+    assert 40 <= statuses.count(429) <= 80 and 20 <= statuses.count(503) <= 60
+    assert statuses.count(200) == 200 - statuses.count(429) - statuses.count(503)
+    emulator.reset()  # turns them off
+    assert all(client.post("/chat/completions", json=chat()).status_code == 200 for _ in range(20))
+
+
+def test_random_stream_faults_cut_or_end_streams(
+    client: httpx.Client, emulator: RelayEmulator
+) -> None:
+    emulator.random_faults(cut=0.5, stream_error=0.5, seed=3)
+    outcomes = set()
+    for _ in range(20):
+        try:
+            lines, _ = read_stream(client, chat(stream=True))
+        except httpx.RemoteProtocolError:
+            outcomes.add("cut")
+        else:
+            assert "data: [DONE]" not in lines
+            outcomes.add("error frame")
+    assert outcomes == {"cut", "error frame"}
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        emulator.random_faults(cut=1.5)
+
+
 def test_client_disconnect_mid_stream_is_quiet(
     client: httpx.Client, emulator: RelayEmulator, capfd: pytest.CaptureFixture[str]
 ) -> None:

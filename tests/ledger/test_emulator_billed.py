@@ -21,14 +21,27 @@ def test_a_json_reply_is_billed_with_the_usage_it_carried(emulator: RelayEmulato
     assert emulator.billed == [("gpt-4.1-2025-04-14", reply["usage"])]
 
 
-def test_streams_are_billed_only_when_usage_reached_the_client(emulator: RelayEmulator) -> None:
-    post(emulator, stream=True)  # no stream_options.include_usage: no usage sent
+def test_every_stream_is_billed_a_cut_one_for_what_it_generated(emulator: RelayEmulator) -> None:
+    post(emulator, stream=True)  # no stream_options.include_usage: billed all the same
     post(emulator, stream=True, stream_options={"include_usage": True})
-    emulator.cut_stream(after_chunks=1)
+    emulator.script(Reply(content="one two three four five six seven eight"))
+    emulator.cut_stream(after_chunks=3)  # the role chunk, "one", " two"
     with pytest.raises(httpx.RemoteProtocolError):  # the cut stream never delivers its usage
         post(emulator, stream=True, stream_options={"include_usage": True})
-    [(model, usage)] = emulator.billed
-    assert model == "gpt-4.1" and usage["completion_tokens"] > 0
+    emulator.error_in_stream(after_chunks=0)  # nothing generated: nothing billed
+    post(emulator, stream=True)
+    (_, plain), (_, with_usage), (model, cut) = emulator.billed
+    assert plain == with_usage and plain["completion_tokens"] > 0
+    assert model == "gpt-4.1" and cut["prompt_tokens"] == plain["prompt_tokens"]
+    assert cut["completion_tokens"] == 2  # ceil(len("one two") / 4)
+
+
+def test_a_stream_that_sent_its_finish_reason_is_billed_in_full(emulator: RelayEmulator) -> None:
+    emulator.script(Reply(content="alpha beta"))
+    emulator.error_in_stream(after_chunks=4)  # role, "alpha", " beta", finish; then an error
+    post(emulator, stream=True, stream_options={"include_usage": True})
+    [(_, usage)] = emulator.billed
+    assert usage["completion_tokens"] == 3 and "prompt_tokens_details" in usage
 
 
 def test_errors_are_not_billed_and_reset_clears(emulator: RelayEmulator) -> None:

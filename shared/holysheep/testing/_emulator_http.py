@@ -24,6 +24,7 @@ from holysheep.testing._emulator_wire import (
     RecordedRequest,
     completion_body,
     compute_usage,
+    delivered_usage,
     error_body,
     owned_by,
     stream_chunks,
@@ -323,9 +324,12 @@ class RelayHandler(BaseHTTPRequestHandler):
         options = body.get("stream_options")
         include = isinstance(options, dict) and options.get("include_usage") is True
         chunks = stream_chunks(reply, usage=usage if include else None, **ident)
-        fault = emu._take(emu._stream_faults)
-        if include and fault is None:
-            emu._bill(ident["model"], usage)
+        fault = emu._take_stream_fault(len(chunks))
+        # billed whether or not usage is sent; a cut or errored stream for what it generated
+        sent = len(chunks) if fault is None else min(max(fault.after_chunks, 0), len(chunks))
+        billed = delivered_usage(usage, chunks, sent)
+        if billed:
+            emu._bill(ident["model"], billed)
         self._stream(chunks, fault)
 
     def _stream(self, chunks: list[dict[str, Any]], fault: StreamFault | None) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "Reply",
     "completion_body",
     "compute_usage",
+    "delivered_usage",
     "echo_text",
     "error_body",
     "error_type",
@@ -210,6 +211,35 @@ def compute_usage(messages: Sequence[Any], reply: Reply, tool_args: Sequence[str
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": max(0, min(reply.cached_tokens, prompt))},
         "completion_tokens_details": {"reasoning_tokens": _tokens(reasoning)},
+    }
+
+
+def delivered_usage(usage: dict[str, Any], chunks: Sequence[dict[str, Any]], sent: int) -> dict:
+    """What a relay bills for a stream that stopped after ``sent`` of its ``chunks``.
+
+    A stream that sent its finish reason generated everything: ``usage`` as it is. One cut
+    earlier is billed the prompt plus the tokens generated before the cut (text, reasoning and
+    tool-call arguments), as a real relay bills what the provider produced; one that sent
+    nothing at all is not billed (empty dict).
+    """
+    if sent <= 0:
+        return {}
+    if any(c["choices"] and c["choices"][0]["finish_reason"] for c in chunks[:sent]):
+        return dict(usage)
+    produced = []
+    for chunk in chunks[:sent]:
+        for choice in chunk["choices"]:
+            delta = choice["delta"]
+            produced.append(delta.get("content") or "")
+            produced.append(delta.get("reasoning_content") or "")
+            for call in delta.get("tool_calls") or ():
+                produced.append(call["function"].get("arguments") or "")
+    prompt = int(usage.get("prompt_tokens") or 0)
+    completion = _tokens("".join(produced))
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
     }
 
 

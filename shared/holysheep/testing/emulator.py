@@ -8,9 +8,10 @@ server on loopback: ``http.server.ThreadingHTTPServer`` in a background daemon t
 
 Replies are scripted (:meth:`RelayEmulator.script`) or echo the last user message; faults are
 injected per request (:meth:`~RelayEmulator.fail`, :meth:`~RelayEmulator.cut_stream`,
-:meth:`~RelayEmulator.error_in_stream`). Credentials are never logged: recorded requests carry
-``"***"`` in place of the ``authorization`` value. Payload shapes live in
-``_emulator_wire``, the HTTP handler in ``_emulator_http``.
+:meth:`~RelayEmulator.error_in_stream`) or at random rates
+(:meth:`~RelayEmulator.random_faults`). Credentials are never logged: recorded requests carry
+``"***"`` in place of the ``authorization`` value. Payload shapes live in ``_emulator_wire``,
+the HTTP handler in ``_emulator_http``.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hmac
+import random
 import socket
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -56,9 +59,10 @@ class RelayEmulator:
         models: Model ids served by ``GET /models`` and accepted by chat.
         latency: Seconds slept before answering each chat request (settable).
         requests: Every request received, secrets redacted.
-        billed: ``(served model, usage dict)`` of every reply that carried usage to the client
-            (a JSON answer, or a stream that asked for usage and was not cut), in order: what
-            the relay would bill, for checking ledgers against it.
+        billed: ``(served model, usage dict)`` of every answer, in order: what the relay
+            would bill, for checking ledgers against it. A stream is billed whether or not it
+            sent its usage; a stream cut or ended by an error frame is billed its prompt plus
+            the tokens it generated before that (nothing if it sent no chunk at all).
     """
 
     def __init__(
@@ -86,6 +90,7 @@ class RelayEmulator:
         self._script: deque[Reply] = deque()
         self._faults: deque[Fault] = deque()
         self._stream_faults: deque[StreamFault] = deque()
+        self._chaos: _RandomFaults | None = None
         self._stopping = threading.Event()
         self._server: RelayServer | None = None
         self._thread: threading.Thread | None = None
@@ -206,6 +211,28 @@ class RelayEmulator:
         with self._lock:
             self._stream_faults.extend(StreamFault(after_chunks, error) for _ in range(times))
 
+    def random_faults(
+        self,
+        *,
+        rate_limited: float = 0.0,
+        unavailable: float = 0.0,
+        cut: float = 0.0,
+        stream_error: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        """Inject faults at random rates (0..1), for soaks; all zero turns them off.
+
+        Each chat request answers 429 with probability ``rate_limited``, else 503 with
+        ``unavailable``; each stream that gets through is cut (``cut``) or ends with an error
+        frame (``stream_error``) after a random number of its chunks, from none to all of them
+        (all: the usage chunk was sent, only ``[DONE]`` is missing). Queued faults go first.
+        """
+        rates = (rate_limited, unavailable, cut, stream_error)
+        if not all(0.0 <= r <= 1.0 for r in rates):
+            raise ValueError("fault rates must be between 0 and 1")
+        with self._lock:
+            self._chaos = _RandomFaults(*rates, random.Random(seed)) if any(rates) else None
+
     def reset(self) -> None:
         """Clear scripted replies, faults and recorded requests; restore the initial latency."""
         with self._lock:
@@ -213,6 +240,7 @@ class RelayEmulator:
             self._script.clear()
             self._faults.clear()
             self._stream_faults.clear()
+            self._chaos = None
             self.requests.clear()
             self.billed.clear()
             self.latency = self._initial_latency
@@ -225,13 +253,38 @@ class RelayEmulator:
             return queue.popleft() if queue else None
 
     def _take_fault(self, model: Any) -> Fault | None:
-        """Remove and return the first queued fault for ``model`` (or for any model)."""
+        """Remove and return the first queued fault for ``model`` (or any), else a random one."""
         with self._lock:
             for i, fault in enumerate(self._faults):
                 if fault.model is None or fault.model == model:
                     del self._faults[i]
                     return fault
+            chaos = self._chaos
+            if chaos is None:
+                return None
+            draw = chaos.rng.random()
+            if draw < chaos.rate_limited:
+                return Fault(429, None, None, None)
+            if draw < chaos.rate_limited + chaos.unavailable:
+                return Fault(503, None, None, None)
             return None
+
+    def _take_stream_fault(self, chunks: int) -> StreamFault | None:
+        """The first queued stream fault, else a random one after 0..``chunks`` chunks."""
+        with self._lock:
+            if self._stream_faults:
+                return self._stream_faults.popleft()
+            chaos = self._chaos
+            if chaos is None:
+                return None
+            draw = chaos.rng.random()
+            if draw >= chaos.cut + chaos.stream_error:
+                return None
+            after = chaos.rng.randint(0, chunks)
+            if draw < chaos.cut:
+                return StreamFault(after, None)
+        error = {"message": "upstream provider error", "type": "server_error"}
+        return StreamFault(after, {**error, "code": "server_error"})
 
     def _record(self, request: RecordedRequest) -> None:
         """Append a recorded request."""
@@ -251,6 +304,17 @@ class RelayEmulator:
         if self._api_key is None:
             return True
         return hmac.compare_digest(token.encode(), self._api_key.encode())
+
+
+@dataclass(frozen=True)
+class _RandomFaults:
+    """Rates of :meth:`RelayEmulator.random_faults` and the generator drawing them."""
+
+    rate_limited: float
+    unavailable: float
+    cut: float
+    stream_error: float
+    rng: random.Random
 
 
 def main(argv: list[str] | None = None) -> int:
