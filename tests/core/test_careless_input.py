@@ -20,7 +20,7 @@ from holysheep import (
     RetryPolicy,
 )
 
-from ..hostile import HostileUpstream, json_response, raw_response
+from ..hostile import HostileUpstream, completion, json_response, raw_response
 
 KEY = "cr_test_0123456789abcdef"
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -125,6 +125,8 @@ def test_bad_request_bodies_are_refused_locally(
 
 
 def test_smallest_valid_max_tokens_is_sent(up: HostileUpstream, client: HolySheepClient) -> None:
+    one_token = {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}
+    up.answer(json_response(completion("ok", usage=one_token)))  # usage that max_tokens allows
     assert run(client, "sync", max_tokens=1, temperature=0.0).text == "ok"
     assert up.received[0].json["max_tokens"] == 1
 
