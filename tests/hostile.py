@@ -123,6 +123,8 @@ class HostileUpstream:
     def stop(self) -> None:
         """Stop accepting and close every open connection."""
         self._stopped.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() at once
         self._sock.close()
         with self._lock:
             for conn in self._clients:
