@@ -133,7 +133,8 @@ def test_settings_reach_the_request(make_model: ModelFactory, emulator, side) ->
         stop=["STOP"],
         user="user-7",
         app="billing-app",
-        model_kwargs={"top_p": 0.5},
+        top_p=0.5,
+        model_kwargs={"verbosity": "low"},
         extra_body={"provider": {"order": ["a"]}},
         default_headers={"X-Team": "search"},
     )
@@ -147,6 +148,7 @@ def test_settings_reach_the_request(make_model: ModelFactory, emulator, side) ->
         "stop": ["STOP"],
         "user": "user-7",
         "top_p": 0.5,
+        "verbosity": "low",
         "provider": {"order": ["a"]},
         "seed_hint": 1,
     }
@@ -164,9 +166,9 @@ def test_per_call_stop_model_and_body_fields(model, emulator, side) -> None:
 
 
 def test_unknown_constructor_arguments_become_model_kwargs() -> None:
-    with pytest.warns(UserWarning, match="top_p was transferred to model_kwargs"):
-        model = ChatHolySheep(model="gpt-4.1", api_key=FAKE_KEY, top_p=0.3)
-    assert model.model_kwargs == {"top_p": 0.3}
+    with pytest.warns(UserWarning, match="verbosity was transferred to model_kwargs"):
+        model = ChatHolySheep(model="gpt-4.1", api_key=FAKE_KEY, verbosity="low")
+    assert model.model_kwargs == {"verbosity": "low"}
 
 
 def test_task_label_from_keyword_or_config_metadata(model, side) -> None:
