@@ -7,6 +7,7 @@ CPU times in the same test (other processes on a busy machine do not count), nev
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 
@@ -27,10 +28,15 @@ def _cpu_seconds(make_llm: Callable[..., HolySheep], emulator: RelayEmulator, de
     ]
     emulator.script(Reply(tool_calls=calls))
     llm = make_llm()
-    started = time.process_time()
-    for response in llm.stream_chat(HELLO):  # kept one at a time, as agents read a stream
-        last = response
-    spent = time.process_time() - started
+    gc.collect()
+    gc.freeze()  # earlier tests' objects: a full collection would scan them, once in a long run
+    try:
+        started = time.process_time()
+        for response in llm.stream_chat(HELLO):  # kept one at a time, as agents read a stream
+            last = response
+        spent = time.process_time() - started
+    finally:
+        gc.unfreeze()
     final = last.message.additional_kwargs["tool_calls"]
     assert len(final) == len(calls)
     assert final[-1]["function"]["arguments"] == f'{{"row":{len(calls) - 1},"pad":"{"x" * 24}"}}'
