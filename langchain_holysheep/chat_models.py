@@ -133,7 +133,7 @@ class ChatHolySheep(TokenCounting, BaseChatModel):
     default_query: dict[str, Any] | None = None
     """Query parameters added to every request URL (``{"api-version": "..."}``)."""
     http_client: Any = Field(default=None, exclude=True)
-    """An ``httpx.Client`` for sync calls (proxies, certificates, event hooks); not closed here."""
+    """An ``httpx.Client`` for sync calls (proxies, certificates, event hooks)."""
     http_async_client: Any = Field(default=None, exclude=True)
     """An ``httpx.AsyncClient`` for async calls; used in every event loop, so keep to one."""
     router: Any = Field(default=None, exclude=True)

@@ -148,7 +148,7 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
         "...) are held as SecretStr: masked in reprs, left out of dumps, payloads and pickles.",
     )
     http_client: Any = Field(
-        default=None, exclude=True, description="An httpx.Client for sync calls (not closed)."
+        default=None, exclude=True, description="An httpx.Client for sync calls; close() closes it."
     )
     http_async_client: Any = Field(
         default=None,
