@@ -98,7 +98,7 @@ class ChunkTranslator:
         return out
 
     def last(self, stream: ChatStream | AsyncChatStream) -> ChatGenerationChunk:
-        """The closing chunk: usage, served model, finish reason, cost, id, reasoning details."""
+        """The closing chunk: usage, served model, finish reason, cost, completion id, reasoning."""
         completion = stream.completion
         info = stream.call_info
         kwargs: dict[str, Any] = {}
@@ -122,6 +122,5 @@ class ChunkTranslator:
             ),
             response_metadata=metadata,
             chunk_position="last",
-            id=completion.id or None,
-        )
+        )  # no id: langchain-core gives the message its own (the completion id is metadata)
         return ChatGenerationChunk(message=message)

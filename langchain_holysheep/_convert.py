@@ -176,7 +176,7 @@ def _tool_calls(raw: list[ToolCall]) -> tuple[list[LCToolCall], list[InvalidTool
 
 
 def _ai_message(
-    message: ChatMessage, usage: UsageMetadata | None, metadata: dict[str, Any], ident: str | None
+    message: ChatMessage, usage: UsageMetadata | None, metadata: dict[str, Any]
 ) -> AIMessage:
     content = message.content
     extra = message.model_extra or {}
@@ -200,18 +200,21 @@ def _ai_message(
         invalid_tool_calls=invalid,
         usage_metadata=usage,
         response_metadata=metadata,
-        id=ident,
     )
 
 
 def chat_result(completion: ChatCompletion) -> ChatResult:
-    """One ``ChatGeneration`` per choice, each with the call's usage and metadata."""
+    """One ``ChatGeneration`` per choice, each with the call's usage and metadata.
+
+    The completion id goes in ``response_metadata["id"]``, never in ``AIMessage.id``: relays that
+    replay cached answers repeat ids, and LangGraph's ``add_messages`` would then replace an
+    earlier turn. langchain-core gives each message its own ``lc_run-...`` id, as for ChatOpenAI.
+    """
     info: CallInfo | None = completion.call_info
     # usage the relay never reported is estimated for the ledger (cost, "estimated" in
     # response_metadata) but not put in LangChain's slot, which means "reported"
     reported = info is not None and completion.usage is not None
     usage = usage_metadata(info.usage if reported else None)
-    ident = completion.id or None
     generations = []
     for choice in completion.choices or [None]:
         metadata = response_metadata(
@@ -224,6 +227,6 @@ def chat_result(completion: ChatCompletion) -> ChatResult:
         if choice is not None and choice.logprobs is not None:
             metadata["logprobs"] = choice.logprobs
         message = choice.message if choice is not None else completion.message
-        generations.append(ChatGeneration(message=_ai_message(message, usage, metadata, ident)))
+        generations.append(ChatGeneration(message=_ai_message(message, usage, metadata)))
     model_name = info.model if info is not None else completion.model
     return ChatResult(generations=generations, llm_output={"model_name": model_name})

@@ -17,17 +17,19 @@ from langchain_core.language_models import BaseChatModel, LangSmithParams, Langu
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.utils.utils import (
-    _build_model_kwargs,
-    from_env,
-    get_pydantic_field_names,
-    secret_from_env,
-)
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from langchain_core.utils.utils import from_env, get_pydantic_field_names, secret_from_env
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from ._chunks import ChunkTranslator
 from ._client_slot import ClientSlot
 from ._convert import PROVIDER, chat_result, fit_to_window, to_wire_messages
+from ._params import (
+    BODY_FIELDS,
+    constructor_arguments,
+    header_values,
+    masked_headers,
+)
+from ._tokens import TokenCounting
 from ._tools import ToolLike, format_tools, wire_tool_choice
 
 if TYPE_CHECKING:
@@ -51,7 +53,7 @@ def _task_from(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[st
     return kwargs
 
 
-class ChatHolySheep(BaseChatModel):
+class ChatHolySheep(TokenCounting, BaseChatModel):
     """The HolySheep relay as a LangChain chat model: usage, cost and reasoning on every call.
 
     Streams carry usage by default; ``response_metadata`` names the model that served and the
@@ -80,13 +82,36 @@ class ChatHolySheep(BaseChatModel):
     api_key: SecretStr | None = Field(
         default_factory=secret_from_env(API_KEY_ENV, default=None)  # type: ignore[call-overload]
     )
-    """Relay key; defaults to ``HOLYSHEEP_API_KEY``. A call without one raises a clear error."""
+    """Relay key (``openai_api_key=`` also works); defaults to ``HOLYSHEEP_API_KEY``. A call
+    without one raises a clear error."""
     base_url: str = Field(default_factory=from_env(BASE_URL_ENV, default=DEFAULT_BASE_URL))
-    """Relay URL; defaults to ``HOLYSHEEP_BASE_URL``, else ``https://api.holysheep.ai/v1``."""
+    """Relay URL (``openai_api_base=`` also works); defaults to ``HOLYSHEEP_BASE_URL``, else
+    ``https://api.holysheep.ai/v1``."""
     temperature: float | None = None
     """Sampling temperature; ``None`` leaves the provider's default."""
     max_tokens: int | None = None
-    """Cap on completion tokens; ``None`` leaves the provider's default."""
+    """Cap on completion tokens (``max_completion_tokens=`` also works; sent as ``max_tokens``,
+    which every provider behind the relay takes); ``None`` leaves the provider's default."""
+    top_p: float | None = None
+    """Nucleus sampling mass; ``None`` leaves the provider's default."""
+    seed: int | None = None
+    """Seed for best-effort deterministic sampling."""
+    n: int | None = None
+    """Choices per call (``generate`` returns them all; a stream carries the first)."""
+    logprobs: bool | None = None
+    """Return log probabilities (in ``response_metadata["logprobs"]``)."""
+    top_logprobs: int | None = None
+    """Most likely tokens to return per position, with ``logprobs=True``."""
+    reasoning_effort: str | None = None
+    """``"low"``, ``"medium"`` or ``"high"`` for reasoning models that take it."""
+    frequency_penalty: float | None = None
+    """Penalty on tokens by how often they appeared so far."""
+    presence_penalty: float | None = None
+    """Penalty on tokens that appeared at all so far."""
+    logit_bias: dict[int, int] | None = None
+    """Token id to bias (-100..100)."""
+    service_tier: str | None = None
+    """Provider service tier (``"auto"``, ``"flex"``...), passed through."""
     stop: list[str] | None = Field(default=None, alias="stop_sequences")
     """Default stop sequences (a per-call ``stop`` replaces them)."""
     timeout: float | None = Field(default=None, alias="request_timeout")
@@ -98,11 +123,19 @@ class ChatHolySheep(BaseChatModel):
     streaming: bool = False
     """Use the streaming endpoint for ``invoke`` too (callbacks still get every token)."""
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """Other body fields sent on every call (``top_p``, ``seed``, ``reasoning_effort``...)."""
+    """Other body fields sent on every call (``verbosity``, ``store``...)."""
     extra_body: dict[str, Any] | None = None
     """Fields merged into the request body last, for relay or provider extensions."""
-    default_headers: dict[str, str] | None = None
-    """Headers sent on every request."""
+    default_headers: dict[str, str | SecretStr] | None = None
+    """Headers sent on every request. Values of credential headers (``X-Api-Key``,
+    ``Authorization``, names with key/token/secret/auth...) are held as ``SecretStr``: masked in
+    reprs and dumps, left out of pickles and LangChain serialization."""
+    default_query: dict[str, Any] | None = None
+    """Query parameters added to every request URL (``{"api-version": "..."}``)."""
+    http_client: Any = Field(default=None, exclude=True)
+    """An ``httpx.Client`` for sync calls (proxies, certificates, event hooks)."""
+    http_async_client: Any = Field(default=None, exclude=True)
+    """An ``httpx.AsyncClient`` for async calls; used in every event loop, so keep to one."""
     router: Any = Field(default=None, exclude=True)
     """A ``TaskRouter`` for ``model="auto"``; handed to the core client."""
     ledger: Any = Field(default=None, exclude=True)
@@ -122,15 +155,29 @@ class ChatHolySheep(BaseChatModel):
     @model_validator(mode="before")
     @classmethod
     def _collect_model_kwargs(cls, values: Any) -> Any:
-        """Unknown constructor arguments become ``model_kwargs`` (with a warning)."""
+        """ChatOpenAI's names renamed, client settings refused, unknown ones to ``model_kwargs``."""
         if isinstance(values, dict):
-            return _build_model_kwargs(dict(values), get_pydantic_field_names(cls))
+            return constructor_arguments(values, get_pydantic_field_names(cls))
         return values
 
+    @field_validator("default_headers")
+    @classmethod
+    def _mask_credential_headers(cls, value: Any) -> Any:
+        return masked_headers(value)
+
     def __getstate__(self) -> dict[Any, Any]:
-        """Pickle without the key: an unpickled model reads ``HOLYSHEEP_API_KEY`` again."""
+        """Pickle without secrets: the key is read from ``HOLYSHEEP_API_KEY`` again, credential
+        headers are left out (pass them again), as are the httpx clients."""
         state = super().__getstate__()
-        state["__dict__"] = {**state["__dict__"], "api_key": None}
+        fields = {**state["__dict__"], "api_key": None}
+        for name in ("http_client", "http_async_client"):
+            fields[name] = None
+        headers = fields.get("default_headers")
+        if headers:
+            fields["default_headers"] = {
+                k: v for k, v in headers.items() if not isinstance(v, SecretStr)
+            }
+        state["__dict__"] = fields
         return state
 
     # ------------------------------------------------------------ LangChain identity
@@ -149,6 +196,21 @@ class ChatHolySheep(BaseChatModel):
         """Where the key comes from when a serialized model is loaded."""
         return {"api_key": API_KEY_ENV}
 
+    def to_json(self) -> Any:
+        """LangChain serialization, without the values of credential headers.
+
+        langchain-core resolves secret references only for top-level arguments, so credential
+        headers are left out, as from pickles: pass them again after loading.
+        """
+        data = super().to_json()
+        kwargs = data.get("kwargs")
+        if isinstance(kwargs, dict) and kwargs.get("default_headers"):
+            headers = kwargs["default_headers"]
+            kwargs["default_headers"] = {
+                k: v for k, v in headers.items() if not isinstance(v, SecretStr)
+            }
+        return data
+
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {
@@ -156,8 +218,13 @@ class ChatHolySheep(BaseChatModel):
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "stream_usage": self.stream_usage,
+            **self._body_fields(),
             **self.model_kwargs,
         }
+
+    def _body_fields(self) -> dict[str, Any]:
+        """ChatOpenAI's sampling fields that are set, as the request body carries them."""
+        return {name: value for name in BODY_FIELDS if (value := getattr(self, name)) is not None}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
         """LangSmith parameters: ``ls_provider="holysheep"``, the per-call model if given."""
@@ -178,6 +245,9 @@ class ChatHolySheep(BaseChatModel):
             self.timeout,
             self.max_retries,
             self.default_headers,
+            self.default_query,
+            self.http_client,
+            self.http_async_client,
             self.router,
             self.ledger,
         )
@@ -186,15 +256,21 @@ class ChatHolySheep(BaseChatModel):
     def _build_client(self) -> HolySheepClient:
         from holysheep import HolySheepClient
 
-        return HolySheepClient(
+        client = HolySheepClient(
             api_key=self.api_key,
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
-            default_headers=self.default_headers,
+            default_headers=header_values(self.default_headers),
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
             router=self.router,
             ledger=self.ledger,
         )
+        if self.default_query:
+            # The core takes no query parameters yet: add them to the URL it posts chat to.
+            client._chat_url = client._chat_url.copy_merge_params(self.default_query)
+        return client
 
     def _request(
         self,
@@ -212,6 +288,7 @@ class ChatHolySheep(BaseChatModel):
             params["temperature"] = self.temperature
         if self.max_tokens is not None:
             params["max_tokens"] = self.max_tokens
+        params.update(self._body_fields())
         stop = stop if stop is not None else self.stop
         if stop:
             params["stop"] = stop

@@ -5,6 +5,15 @@ usage and cost on every response, streams included); ``HolySheepCostHandler`` to
 USD per served model and per task label from LlamaIndex's instrumentation events.
 """
 
+try:
+    import llama_index.core  # noqa: F401 - checked first, to name the extra that installs it
+except ModuleNotFoundError as exc:
+    raise ModuleNotFoundError(
+        f"llamaindex_holysheep needs LlamaIndex (llama-index-core), which is not installed "
+        f'({exc}); run: pip install "holysheep[llamaindex]"',
+        name=exc.name,
+    ) from exc
+
 from .cost_handler import HolySheepCostHandler
 from .llm import HolySheep
 

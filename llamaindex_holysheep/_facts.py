@@ -92,9 +92,10 @@ def model_facts(
     warnings.warn(
         f"model {model!r} is not in the HolySheep catalogue, so LlamaIndex is told it has a "
         f"{guess.context_window}-token context window, {guess.max_output_tokens} output tokens "
-        "and no tool calling, and its cost is unknown. Add it (limits, capabilities, prices) to "
-        f'a TOML or JSON catalogue file and set {CATALOG_ENV} to its path (extends = "default" '
-        "keeps the shipped models).",
+        "and no tool calling, and its cost is unknown. Pass context_window=... and "
+        "is_function_calling_model=... to HolySheep(...), or add the model (limits, "
+        f"capabilities, prices) to a TOML or JSON catalogue file and set {CATALOG_ENV} to its "
+        'path (extends = "default" keeps the shipped models).',
         UnknownModelPriceWarning,
         stacklevel=3,
     )

@@ -8,8 +8,10 @@ calls whose argument pieces grew. FunctionAgent needs those partial tool calls o
 
 from __future__ import annotations
 
+import bisect
 from typing import TYPE_CHECKING, Any
 
+from holysheep._tool_deltas import ToolCallIndexer
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
@@ -21,19 +23,14 @@ from ._convert import call_dict, message_blocks, response_from_completion
 
 if TYPE_CHECKING:
     from holysheep import AsyncChatStream, ChatCompletionChunk, ChatStream
+    from holysheep._accumulate import ToolCallProgress
 
 __all__ = ["StreamState"]
 
 _ASSISTANT = MessageRole.ASSISTANT
 
 
-def _first_choice(stream: ChatStream | AsyncChatStream) -> Any:
-    """What choice 0 has received so far (``None`` before it has any), read without rebuilding:
-    append-only ``content``/``reasoning`` pieces and ``tool_calls`` by normalised index."""
-    return stream.progress(0)
-
-
-class _ToolCallProgress:
+class _SeenCall:
     """One tool call as last seen: argument pieces consumed, the block and dict built from them."""
 
     __slots__ = ("arguments", "block", "pieces", "wire")
@@ -46,9 +43,17 @@ class _ToolCallProgress:
 
 
 class StreamState:
-    """What one stream has produced so far, as the LlamaIndex message the caller sees."""
+    """What one stream has produced so far, as the LlamaIndex message the caller sees.
+
+    Per chunk the work is proportional to what the chunk carries, not to what came before: only
+    the tool calls the chunk names are rebuilt (found with the core's ``ToolCallIndexer``, fed the
+    same fragments as the core's accumulator), and each response's message is assembled without
+    re-validating the blocks already built. A stream of thousands of tool-call deltas stays linear.
+    """
 
     __slots__ = (
+        "_indexer",
+        "_order",
         "_reasoning",
         "_reasoning_pieces",
         "_text",
@@ -63,7 +68,9 @@ class StreamState:
         self._text_pieces = 0
         self._reasoning = ""
         self._reasoning_pieces = 0
-        self._tools: dict[int, _ToolCallProgress] = {}
+        self._indexer = ToolCallIndexer()
+        self._tools: dict[int, _SeenCall] = {}
+        self._order: list[int] = []  # tool-call indices in the order the blocks are listed
         self._tool_blocks: list[ToolCallBlock] = []
         self._tool_dicts: list[dict[str, Any]] = []
 
@@ -75,7 +82,8 @@ class StreamState:
         Chunks that only carry a role, a finish reason or usage are skipped; the usage reaches the
         caller on the final response (see ``finish``).
         """
-        parts = _first_choice(stream)
+        touched = self._touched(chunk)
+        parts = stream.progress(0)  # choice 0 so far, as append-only pieces
         if parts is None:
             return None
         delta = ""
@@ -90,10 +98,13 @@ class StreamState:
             thinking = "".join(pieces[self._reasoning_pieces :])
             self._reasoning_pieces = len(pieces)
             self._reasoning += thinking
-        tools_changed = bool(parts.tool_calls) and self._update_tools(parts.tool_calls)
+        tools_changed = bool(touched) and self._update_tools(parts.tool_calls, touched)
         if not (delta or thinking or tools_changed):
             return None
-        message = ChatMessage(
+        # model_construct: the blocks are built and valid; validating them again per chunk made
+        # a stream of many tool calls quadratic. The lists are fresh copies, so a response kept
+        # by the caller never changes under it.
+        message = ChatMessage.model_construct(
             role=_ASSISTANT,
             blocks=message_blocks(self._text, self._reasoning, self._tool_blocks),
             additional_kwargs={"tool_calls": list(self._tool_dicts)} if self._tool_dicts else {},
@@ -101,14 +112,32 @@ class StreamState:
         kwargs = {"thinking_delta": thinking} if thinking else {}
         return ChatResponse(message=message, delta=delta, raw=chunk, additional_kwargs=kwargs)
 
-    def _update_tools(self, calls: dict[int, Any]) -> bool:
-        """Rebuild the blocks of tool calls whose name, id or arguments grew; True if any did."""
+    def _touched(self, chunk: ChatCompletionChunk) -> list[int]:
+        """Indices of choice 0's tool calls that ``chunk`` adds to, as the core numbers them."""
+        touched: list[int] = []
+        for choice in chunk.choices:
+            delta = choice.delta
+            if choice.index or delta is None or not delta.tool_calls:
+                continue
+            for fragment in delta.tool_calls:
+                fn = fragment.function
+                name = fn.name if fn is not None else None
+                index = self._indexer.place(fragment.index, fragment.id, name)[0]
+                if index not in touched:
+                    touched.append(index)
+        return touched
+
+    def _update_tools(self, calls: dict[int, ToolCallProgress], touched: list[int]) -> bool:
+        """Rebuild the blocks of the touched tool calls that grew; True if any did."""
         changed = False
         tools = self._tools
-        for index, call in calls.items():
+        for index in touched:
+            call = calls.get(index)
+            if call is None:
+                continue
             seen = tools.get(index)
             if seen is None:
-                seen = tools[index] = _ToolCallProgress()
+                seen = tools[index] = _SeenCall()
             arguments = call.arguments
             block = seen.block
             if (
@@ -125,13 +154,28 @@ class StreamState:
                 tool_call_id=call.id or "", tool_name=call.name, tool_kwargs=seen.arguments
             )
             seen.wire = call_dict(call.id, call.name, seen.arguments)
+            self._place(index, seen.block, seen.wire, new=block is None)
             changed = True
-        if changed:
-            # gateway-anthropic-stream-tool-call-index-1: indices may start at 1; keep order.
-            order = sorted(tools)
-            self._tool_blocks = [tools[i].block for i in order]  # type: ignore[misc]
-            self._tool_dicts = [tools[i].wire for i in order]
         return changed
+
+    def _place(
+        self, index: int, block: ToolCallBlock, wire: dict[str, Any], *, new: bool
+    ) -> None:
+        """Put a call's block and dict at its place in index order (appended in the usual case)."""
+        order = self._order
+        if not new:
+            position = bisect.bisect_left(order, index)
+            self._tool_blocks[position] = block
+            self._tool_dicts[position] = wire
+        elif not order or index > order[-1]:
+            order.append(index)
+            self._tool_blocks.append(block)
+            self._tool_dicts.append(wire)
+        else:  # a call that starts below the highest index so far (interleaved parallel calls)
+            position = bisect.bisect_left(order, index)
+            order.insert(position, index)
+            self._tool_blocks.insert(position, block)
+            self._tool_dicts.insert(position, wire)
 
     def finish(self, stream: ChatStream | AsyncChatStream) -> ChatResponse:
         """The last response of a stream: delta ``""``, the whole completion as ``raw``, usage.

@@ -31,6 +31,7 @@ class ToolCallingMixin(_Base):
 
     if TYPE_CHECKING:
         model: str
+        strict: bool
 
     def _prepare_chat_with_tools(
         self,
@@ -41,12 +42,14 @@ class ToolCallingMixin(_Base):
         allow_parallel_tool_calls: bool = False,
         tool_required: bool = False,
         tool_choice: str | dict[str, Any] | None = None,
+        strict: bool | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         """The ``chat`` arguments for a tool call: messages, tool specs and ``tool_choice``.
 
         ``parallel_tool_calls`` is sent only to forbid parallel calls, since some providers
-        reject the field (run-llama/llama_index#20865).
+        reject the field (run-llama/llama_index#20865). ``strict`` (default: the LLM's) marks
+        the specs strict, as OpenAI's integration does.
         """
         messages = list(chat_history or ())
         if isinstance(user_msg, str):
@@ -55,9 +58,13 @@ class ToolCallingMixin(_Base):
             messages.append(user_msg)
         request: dict[str, Any] = {"messages": messages, **kwargs}
         if tools:
-            request["tools"] = [
-                tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools
-            ]
+            specs = [tool.metadata.to_openai_tool(skip_length_check=True) for tool in tools]
+            if self.strict if strict is None else strict:
+                for spec in specs:
+                    if spec.get("type") == "function":
+                        spec["function"]["strict"] = True
+                        spec["function"]["parameters"]["additionalProperties"] = False
+            request["tools"] = specs
             request["tool_choice"] = tool_choice_for(tool_choice, tool_required)
             if not allow_parallel_tool_calls:
                 request["parallel_tool_calls"] = False

@@ -8,10 +8,11 @@ back. Sync and async twins share every conversion; each twin is a few lines.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from holysheep import HolySheepClient
+from holysheep import HolySheepClient, UnknownModelPriceWarning
 from llama_index.core.base.llms.generic_utils import prompt_to_messages
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -24,14 +25,23 @@ from llama_index.core.base.llms.types import (
     LLMMetadata,
     MessageRole,
 )
-from llama_index.core.bridge.pydantic import Field, PrivateAttr, SecretStr
+from llama_index.core.bridge.pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
 from llama_index.core.llms.function_calling import FunctionCallingLLM
 
 from ._convert import completion_response, response_from_completion, wire_messages
 from ._facts import AUTO, ModelFacts, model_facts
+from ._params import constructor_arguments, header_values, masked_headers
 from ._streaming import StreamState
 from ._structured import StructuredMixin
+from ._tokens import EstimatingTokenizer
 from ._tools import ToolCallingMixin
 
 __all__ = ["DEFAULT_MODEL", "HolySheep"]
@@ -84,7 +94,8 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
     )
     base_url: str | None = Field(
         default=None,
-        description="Relay URL; default: HOLYSHEEP_BASE_URL, else https://api.holysheep.ai/v1.",
+        description="Relay URL (OpenAILike's api_base= also works); default: HOLYSHEEP_BASE_URL, "
+        "else https://api.holysheep.ai/v1.",
     )
     temperature: float | None = Field(
         default=None, ge=0.0, le=2.0, description="Sampling temperature; None: the model's default."
@@ -102,6 +113,51 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
         ge=0,
         description="Retries after the first attempt, made by the core's single RetryPolicy "
         "(429/5xx/timeouts only); None: the core's default.",
+    )
+    reasoning_effort: str | None = Field(
+        default=None,
+        description='Reasoning effort ("low", "medium", "high"...) for models that take it.',
+    )
+    logprobs: bool | None = Field(
+        default=None, description="Return log probabilities (on the response's raw choices)."
+    )
+    top_logprobs: int | None = Field(
+        default=None,
+        ge=0,
+        description="Most likely tokens per position; sent with logprobs=True, as OpenAILike.",
+    )
+    strict: bool = Field(
+        default=False,
+        description="Ask providers to follow tool schemas exactly (strict tool specs).",
+    )
+    context_window: int | None = Field(
+        default=None,
+        gt=0,
+        description="Your model's context window; None: the catalogue's (a user value wins).",
+    )
+    is_function_calling_model: bool | None = Field(
+        default=None, description="Whether the model calls tools; None: the catalogue's."
+    )
+    is_chat_model: bool | None = Field(
+        default=None,
+        description="What LlamaIndex is told; calls always use the chat endpoint. None: True.",
+    )
+    default_headers: dict[str, str | SecretStr] | None = Field(
+        default=None,
+        description="Headers sent on every request; credential values (X-Api-Key, Authorization"
+        "...) are held as SecretStr: masked in reprs, left out of dumps, payloads and pickles.",
+    )
+    http_client: Any = Field(
+        default=None, exclude=True, description="An httpx.Client for sync calls; close() closes it."
+    )
+    http_async_client: Any = Field(
+        default=None,
+        exclude=True,
+        description="An httpx.AsyncClient for async calls (async_http_client= also works).",
+    )
+    reuse_client: bool = Field(
+        default=True,
+        description="Keep one connection pool across calls; False opens a fresh one per call.",
     )
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict,
@@ -131,22 +187,59 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
         """Serialization name."""
         return "HolySheep"
 
+    @model_validator(mode="before")
+    @classmethod
+    def _openailike_arguments(cls, values: Any) -> Any:
+        """OpenAILike's names renamed; unknown arguments warn (once) instead of vanishing."""
+        if isinstance(values, dict):
+            known = {*cls.model_fields, *(f.alias for f in cls.model_fields.values() if f.alias)}
+            return constructor_arguments(values, known)
+        return values
+
+    @field_validator("default_headers")
+    @classmethod
+    def _mask_credential_headers(cls, value: Any) -> Any:
+        return masked_headers(value)
+
+    @field_serializer("default_headers")
+    def _dump_headers_without_credentials(self, value: Any) -> Any:
+        """Dumps (``to_dict``, ``to_json``, payloads) leave credential headers out, as the key."""
+        if not value:
+            return value
+        return {k: v for k, v in value.items() if not isinstance(v, SecretStr)}
+
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle without the key: an unpickled copy reads HOLYSHEEP_API_KEY (or takes api_key=)."""
+        """Pickle without secrets: no key (read from HOLYSHEEP_API_KEY again), no credential
+        headers (pass them again), no httpx clients."""
         state = super().__getstate__()
-        state["__dict__"] = {k: v for k, v in state["__dict__"].items() if k != "api_key"}
+        fields = {k: v for k, v in state["__dict__"].items() if k != "api_key"}
+        fields["http_client"] = fields["http_async_client"] = None
+        if fields.get("default_headers"):
+            fields["default_headers"] = {
+                k: v for k, v in fields["default_headers"].items() if not isinstance(v, SecretStr)
+            }
+        state["__dict__"] = fields
         return state
 
     # ------------------------------------------------------------ configuration
 
     @property
     def client(self) -> HolySheepClient:
-        """The core client, built on first use and rebuilt if its settings change (no I/O)."""
+        """The core client, built on first use and rebuilt if its settings change (no I/O).
+
+        With ``reuse_client=False`` every call gets a fresh client (and connection pool), which
+        closes once the call's last reference to it is gone.
+        """
+        if not self.reuse_client:
+            return self._new_client()
         config = (
             self.api_key,
             self.base_url,
             self.timeout,
             self.max_retries,
+            self.default_headers,
+            self.http_client,
+            self.http_async_client,
             self.router,
             self.ledger,
         )
@@ -156,16 +249,32 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
             with slot.lock:  # two threads must not both build (and leak) a client
                 client = slot.client
                 if client is None or slot.config != config:
-                    client = HolySheepClient(
-                        api_key=self.api_key,
-                        base_url=self.base_url,
-                        timeout=self.timeout,
-                        max_retries=self.max_retries,
-                        router=self.router,
-                        ledger=self.ledger,
-                    )
+                    client = self._new_client()
                     slot.client, slot.config = client, config
         return client
+
+    def _new_client(self) -> HolySheepClient:
+        return HolySheepClient(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            default_headers=header_values(self.default_headers),
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+            router=self.router,
+            ledger=self.ledger,
+        )
+
+    @property
+    def tokenizer(self) -> EstimatingTokenizer:
+        """Counts tokens as the core does, offline: ``Settings.tokenizer = llm.tokenizer``."""
+        return EstimatingTokenizer()
+
+    @property
+    def _tokenizer(self) -> EstimatingTokenizer:
+        """The hook OpenAI-style LlamaIndex code reads (``len(llm._tokenizer.encode(text))``)."""
+        return EstimatingTokenizer()
 
     def close(self) -> None:
         """Release the connection pool; a later call opens a new one."""
@@ -206,15 +315,18 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
         return dict(self._described()[2])
 
     def _described(self) -> tuple[tuple[Any, ...], LLMMetadata, dict[str, Any]]:
-        key = (self.model, self.max_tokens, self.temperature, self.task)
+        told = (self.context_window, self.is_function_calling_model, self.is_chat_model)
+        key = (self.model, self.max_tokens, self.temperature, self.task, told)
         cached = self._metadata
         if cached is None or cached[0] != key:
-            facts = self.model_facts()
+            facts = self._facts_for_metadata()
             metadata = LLMMetadata(
-                context_window=facts.context_window,
+                context_window=self.context_window or facts.context_window,
                 num_output=self.max_tokens or facts.max_output_tokens,
-                is_chat_model=True,
-                is_function_calling_model=facts.tools,
+                is_chat_model=self.is_chat_model is not False,
+                is_function_calling_model=facts.tools
+                if self.is_function_calling_model is None
+                else self.is_function_calling_model,
                 model_name=self.model,
                 system_role=MessageRole.SYSTEM,
             )
@@ -229,6 +341,15 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
             cached = self._metadata = (key, metadata, payload)
         return cached
 
+    def _facts_for_metadata(self) -> ModelFacts:
+        """The catalogue's facts; no unknown-model warning when the user gave the window and
+        tool support (the price is still warned about when a call is priced)."""
+        if self.context_window is not None and self.is_function_calling_model is not None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UnknownModelPriceWarning)
+                return self.model_facts()
+        return self.model_facts()
+
     def _request(self, messages: Sequence[ChatMessage], kwargs: dict[str, Any]) -> dict[str, Any]:
         """The core call's keyword arguments: body fields plus the task/app attribution."""
         model = kwargs.get("model") or self.model
@@ -240,6 +361,12 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
             request["temperature"] = self.temperature
         if self.max_tokens is not None:
             request["max_tokens"] = self.max_tokens
+        if self.reasoning_effort is not None:
+            request["reasoning_effort"] = self.reasoning_effort
+        if self.logprobs:  # as OpenAILike: top_logprobs only along with logprobs
+            request["logprobs"] = True
+            if self.top_logprobs is not None:
+                request["top_logprobs"] = self.top_logprobs
         if self.user is not None:
             request["user"] = self.user
         if self.task is not None:
@@ -275,39 +402,65 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
         return await self._astream_chat(messages, **kwargs)
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        return response_from_completion(self.client.chat(**self._request(messages, kwargs)))
+        client = self.client
+        try:
+            return response_from_completion(client.chat(**self._request(messages, kwargs)))
+        finally:
+            self._done_with(client)
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
-        completion = await self.client.achat(**self._request(messages, kwargs))
+        client = self.client
+        try:
+            completion = await client.achat(**self._request(messages, kwargs))
+        finally:
+            await self._adone_with(client)
         return response_from_completion(completion)
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
-        stream = self.client.stream(**self._request(messages, kwargs))  # lazy: sends on next()
+        client = self.client
+        stream = client.stream(**self._request(messages, kwargs))  # lazy: sends on next()
 
         def gen() -> ChatResponseGen:
             state = StreamState()
-            with stream:
-                for chunk in stream:
-                    if (response := state.update(stream, chunk)) is not None:
-                        yield response
-            yield state.finish(stream)
+            try:
+                with stream:
+                    for chunk in stream:
+                        if (response := state.update(stream, chunk)) is not None:
+                            yield response
+                yield state.finish(stream)
+            finally:
+                self._done_with(client)
 
         return gen()
 
     async def _astream_chat(
         self, messages: Sequence[ChatMessage], **kwargs: Any
     ) -> ChatResponseAsyncGen:
-        stream = self.client.astream(**self._request(messages, kwargs))  # lazy: sends on next()
+        client = self.client
+        stream = client.astream(**self._request(messages, kwargs))  # lazy: sends on next()
 
         async def gen() -> ChatResponseAsyncGen:
             state = StreamState()
-            async with stream:
-                async for chunk in stream:
-                    if (response := state.update(stream, chunk)) is not None:
-                        yield response
-            yield state.finish(stream)
+            try:
+                async with stream:
+                    async for chunk in stream:
+                        if (response := state.update(stream, chunk)) is not None:
+                            yield response
+                yield state.finish(stream)
+            finally:
+                await self._adone_with(client)
 
         return gen()
+
+    def _done_with(self, client: HolySheepClient) -> None:
+        """Close a per-call client (``reuse_client=False``); a shared one stays open."""
+        if not self.reuse_client:
+            client.close()
+
+    async def _adone_with(self, client: HolySheepClient) -> None:
+        """Close a per-call client (``reuse_client=False``; async twin of ``_done_with``)."""
+        if not self.reuse_client:
+            await client.aclose()
 
     # ------------------------------------------------------------ completion (via chat)
 

@@ -50,7 +50,7 @@ def test_invoke_returns_text_usage_reasoning_and_metadata(model, emulator, side)
     assert meta["model_name"] == served
     assert meta["model_provider"] == "holysheep"
     assert meta["finish_reason"] == "stop"
-    assert meta["id"].startswith("chatcmpl-") and message.id == meta["id"]
+    assert meta["id"].startswith("chatcmpl-") and message.id != meta["id"]
     assert meta["system_fingerprint"] == "fp_emulator"
     assert meta["requested_model"] == "gpt-4.1" and meta["attempts"] == 1
     assert Decimal(meta["cost"]["total_usd"]) == catalogue_cost(served, usage) > 0
@@ -135,7 +135,8 @@ def test_settings_reach_the_request(make_model: ModelFactory, emulator, side) ->
         stop=["STOP"],
         user="user-7",
         app="billing-app",
-        model_kwargs={"top_p": 0.5},
+        top_p=0.5,
+        model_kwargs={"verbosity": "low"},
         extra_body={"provider": {"order": ["a"]}},
         default_headers={"X-Team": "search"},
     )
@@ -149,6 +150,7 @@ def test_settings_reach_the_request(make_model: ModelFactory, emulator, side) ->
         "stop": ["STOP"],
         "user": "user-7",
         "top_p": 0.5,
+        "verbosity": "low",
         "provider": {"order": ["a"]},
         "seed_hint": 1,
     }
@@ -166,9 +168,9 @@ def test_per_call_stop_model_and_body_fields(model, emulator, side) -> None:
 
 
 def test_unknown_constructor_arguments_become_model_kwargs() -> None:
-    with pytest.warns(UserWarning, match="top_p was transferred to model_kwargs"):
-        model = ChatHolySheep(model="gpt-4.1", api_key=FAKE_KEY, top_p=0.3)
-    assert model.model_kwargs == {"top_p": 0.3}
+    with pytest.warns(UserWarning, match="verbosity was transferred to model_kwargs"):
+        model = ChatHolySheep(model="gpt-4.1", api_key=FAKE_KEY, verbosity="low")
+    assert model.model_kwargs == {"verbosity": "low"}
 
 
 def test_task_label_from_keyword_or_config_metadata(model, side) -> None:
