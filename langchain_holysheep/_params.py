@@ -8,12 +8,12 @@ settings to the relay as body fields (langchain-core's ``model_kwargs`` fallback
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
+from holysheep._secrets import header_values, masked_headers
+from holysheep._secrets import is_sensitive_header as is_credential_header
 from holysheep.errors import ConfigurationError
 from langchain_core.utils.utils import _build_model_kwargs
-from pydantic import SecretStr
 
 __all__ = [
     "BODY_FIELDS",
@@ -72,36 +72,6 @@ _REFUSED = {
 """Client settings ChatOpenAI takes that mean nothing here: refused, with what to do instead."""
 
 _SECRET_NAME = re.compile(r"api_?key|secret|passw|access_token|bearer|authorization", re.I)
-_CREDENTIAL_HEADER = re.compile(
-    r"auth|key|token|secret|passw|cookie|credential|session|signature", re.I
-)
-
-
-def is_credential_header(name: str) -> bool:
-    """True for header names that carry credentials (``X-Api-Key``, ``Authorization``...)."""
-    return _CREDENTIAL_HEADER.search(name) is not None
-
-
-def masked_headers(headers: Mapping[str, str | SecretStr] | None) -> dict[str, Any] | None:
-    """The headers with credential values held as ``SecretStr`` (masked in reprs and dumps)."""
-    if headers is None:
-        return None
-    return {
-        name: SecretStr(value) if isinstance(value, str) and is_credential_header(name) else value
-        for name, value in headers.items()
-    }
-
-
-def header_values(headers: Mapping[str, str | SecretStr] | None) -> dict[str, str] | None:
-    """Plain header values, for the core client that sends them."""
-    if headers is None:
-        return None
-    return {
-        name: value.get_secret_value() if isinstance(value, SecretStr) else value
-        for name, value in headers.items()
-    }
-
-
 def constructor_arguments(values: dict[str, Any], field_names: set[str]) -> dict[str, Any]:
     """Constructor arguments with ChatOpenAI's names renamed and client settings refused.
 

@@ -7,14 +7,14 @@ relay), and credential header values must never show in a dump or a callback pay
 
 from __future__ import annotations
 
-import re
 import threading
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
+from holysheep._secrets import header_values, masked_headers
+from holysheep._secrets import is_sensitive_header as is_credential_header
 from holysheep.errors import ConfigurationError
-from llama_index.core.bridge.pydantic import SecretStr
 
 __all__ = [
     "constructor_arguments",
@@ -30,36 +30,8 @@ _RENAMED = {
 }
 """OpenAILike's names for settings ``HolySheep`` names like the core."""
 
-_CREDENTIAL_HEADER = re.compile(
-    r"auth|key|token|secret|passw|cookie|credential|session|signature", re.I
-)
 _warned: set[str] = set()
 _warned_lock = threading.Lock()
-
-
-def is_credential_header(name: str) -> bool:
-    """True for header names that carry credentials (``X-Api-Key``, ``Authorization``...)."""
-    return _CREDENTIAL_HEADER.search(name) is not None
-
-
-def masked_headers(headers: Mapping[str, str | SecretStr] | None) -> dict[str, Any] | None:
-    """The headers with credential values held as ``SecretStr`` (masked in reprs and dumps)."""
-    if headers is None:
-        return None
-    return {
-        name: SecretStr(value) if isinstance(value, str) and is_credential_header(name) else value
-        for name, value in headers.items()
-    }
-
-
-def header_values(headers: Mapping[str, str | SecretStr] | None) -> dict[str, str] | None:
-    """Plain header values, for the core client that sends them."""
-    if headers is None:
-        return None
-    return {
-        name: value.get_secret_value() if isinstance(value, SecretStr) else value
-        for name, value in headers.items()
-    }
 
 
 def constructor_arguments(values: dict[str, Any], known: Iterable[str]) -> dict[str, Any]:

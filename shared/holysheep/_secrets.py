@@ -17,7 +17,9 @@ __all__ = [
     "Bearer",
     "SecretHeaders",
     "forget_tracebacks",
+    "header_values",
     "is_sensitive_header",
+    "masked_headers",
     "remember",
     "scrub",
     "scrub_value",
@@ -43,6 +45,30 @@ _known: tuple[SecretStr, ...] = ()
 def is_sensitive_header(name: str) -> bool:
     """True for header names that carry credentials (authorization, x-api-key, cookie, ...)."""
     return bool(_SENSITIVE_NAME.search(name))
+
+
+def masked_headers(headers: Mapping[str, str | SecretStr] | None) -> dict[str, Any] | None:
+    """The headers with credential values held as ``SecretStr`` (masked in reprs and dumps).
+
+    The adapters keep user-given headers this way in their pydantic fields, so ``model_dump()``,
+    ``repr()`` and callback payloads never show an ``X-Api-Key`` value.
+    """
+    if headers is None:
+        return None
+    return {
+        name: SecretStr(value) if isinstance(value, str) and is_sensitive_header(name) else value
+        for name, value in headers.items()
+    }
+
+
+def header_values(headers: Mapping[str, str | SecretStr] | None) -> dict[str, str] | None:
+    """Plain header values for the core client that sends them (``masked_headers`` undone)."""
+    if headers is None:
+        return None
+    return {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for name, value in headers.items()
+    }
 
 
 def remember(secret: SecretStr | str) -> None:
