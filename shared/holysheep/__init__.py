@@ -53,6 +53,7 @@ __all__ = [
     "ChatMessage",
     "ChatRequest",
     "ChatStream",
+    "Classification",
     "ConfigurationError",
     "ConflictError",
     "ContextLengthError",
@@ -88,6 +89,7 @@ __all__ = [
 _LAZY = {
     "Attribution": "holysheep.calls",
     "CallInfo": "holysheep.calls",
+    "Classification": "holysheep.routing",
     "CostLedger": "holysheep.ledger",
     "RouteDecision": "holysheep.routing",
     "TaskRouter": "holysheep.routing",

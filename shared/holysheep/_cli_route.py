@@ -1,6 +1,6 @@
 """``holysheep route``: explain a routing decision on the command line, without calling a model.
 
-Prints the task (given or classified, with the classifier's top scores), every candidate with
+Prints the task (given or classified, with its confidence and the top scores), every candidate with
 why it was kept or skipped, the chosen model, the ``max_tokens`` it would get and the estimated
 cost. Only ``--llm-classifier`` talks to the relay; everything else is local and instant.
 """
@@ -78,7 +78,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     router, client = _router(args)
     try:
         started = time.perf_counter()
-        label = router.classify(messages) if args.task is None else None
+        label = router.classify(messages, with_confidence=True) if args.task is None else None
         took_ms = (time.perf_counter() - started) * 1000
         decision = router.route(
             messages,
@@ -102,15 +102,19 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0 if decision.model else 1
 
 
-def _header(router: Any, messages: list[dict[str, Any]], label: str, ms: float) -> str:
+def _header(router: Any, messages: list[dict[str, Any]], result: Any, ms: float) -> str:
     from .routing._classifier import classification_text
 
     scores = getattr(router.classifier, "scores", None)
-    line = f"task: {label} (classified in {ms:.2f} ms"
+    line = f"task: {result.label} (confidence {result.confidence:.0%}"
+    if not result.confident:
+        line += f", low: {result.predicted} was unsure"
+        line += "; used anyway" if result.by == "classifier" else f"; chosen by {result.by}"
+    line += f"; classified in {ms:.2f} ms"
     if callable(scores):
         text = classification_text(messages)
         top = sorted(scores(text).items(), key=lambda kv: -kv[1])[:3]
-        line += "; scores " + ", ".join(f"{k} {v:.1f}" for k, v in top if v > 0)
+        line += "; scores " + ", ".join(f"{k} {v:.2f}" for k, v in top if v >= 0.01)
     return line + ")"
 
 

@@ -1,16 +1,18 @@
 # ruff: noqa: RUF001  (multilingual prompts)
-"""The task classifiers: accuracy on the labelled prompts, speed, and the optional LLM one.
+"""The task classifiers: accuracy floors, calibrated confidence, speed, the LLM one.
 
-``classifier_eval.jsonl`` has prompts in several languages and lengths. Splits: ``dev``,
-``holdout``, ``fresh``, ``fresh3`` were used to write the cues and train the learned model;
-``fresh2`` was never trained on; ``train4`` is extra training data for candidate models.
-``classifier_heldout.jsonl`` is never trained or tuned on: its accuracy is the honest estimate
-of how the classifier does on new wording, and its floor here (the measured 91.0% less 5
-points) catches regressions. ``classifier_report.py`` prints the full report and the protocol.
+The model is trained by ``scripts/train_classifier.py`` on ``tests/routing/corpus/`` (public
+sources with their licences, see its README) and all of ``classifier_eval.jsonl``; the
+leave-one-source-out numbers are in ``classifier_loso.md``. Two blind sets were scored once,
+after every choice was made: ``classifier_heldout.jsonl`` (measured 92.0%) and
+``corpus/blind.jsonl`` (96.7%); their floors here (the measurement less 4 points) catch
+regressions. ``classifier_report.py`` prints the full report and the protocol.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import statistics
 import time
 from collections import Counter
@@ -22,6 +24,7 @@ from holysheep import HolySheepClient
 from holysheep.catalog import ModelCatalog
 from holysheep.routing import (
     TASK_LABELS,
+    Classification,
     LLMClassifier,
     LocalClassifier,
     TaskRouter,
@@ -30,10 +33,22 @@ from holysheep.routing import (
 from holysheep.testing import RelayEmulator
 
 from tests.routing.classifier_report import evaluate, format_matrix, load_eval, load_heldout
-from tests.routing.train_classifier import MODEL_FILE, build, dumps
 
 ROWS = load_eval()
 HELDOUT = load_heldout()
+ROOT = Path(__file__).resolve().parents[2]
+CORPUS = Path(__file__).with_name("corpus")
+BLIND = load_eval(path=CORPUS / "blind.jsonl")
+MODEL_FILE = ROOT / "shared" / "holysheep" / "routing" / "data" / "task_linear.json"
+
+
+def _training_script() -> Any:
+    path = ROOT / "scripts" / "train_classifier.py"
+    spec = importlib.util.spec_from_file_location("train_classifier", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_the_eval_set_is_large_and_varied() -> None:
@@ -68,16 +83,40 @@ def test_accuracy_on_the_heldout_set() -> None:
     report = evaluate(LocalClassifier(), HELDOUT)
     print(f"\nheld-out: {report.accuracy:.1%} on {report.total} prompts")
     print(format_matrix(report, TASK_LABELS))
-    assert report.accuracy >= 0.86  # measured 91.0%, less 5 points, rounded down
+    assert report.accuracy >= 0.88  # measured 92.0% (before #13: 91.0%), less 4 points
 
 
-def test_accuracy_on_wording_never_tuned_for() -> None:
-    blind = [r for r in ROWS if r["split"] == "fresh2"]
-    learned = evaluate(LocalClassifier(), blind)
-    cues_only = evaluate(LocalClassifier(learned=False), blind)
-    print(f"\nfresh2: {learned.accuracy:.1%} (cues alone {cues_only.accuracy:.1%})")
-    assert learned.accuracy >= 0.70
-    assert learned.accuracy > cues_only.accuracy + 0.15
+def test_accuracy_on_the_corpus_blind_set() -> None:
+    assert len(BLIND) >= 150 and len({r["source"] for r in BLIND}) >= 10
+    assert not {r["text"] for r in BLIND} & {r["text"] for r in ROWS}
+    report = evaluate(LocalClassifier(), BLIND)
+    print(f"\ncorpus blind: {report.accuracy:.1%} on {report.total} prompts")
+    assert report.accuracy >= 0.92  # measured 96.7%, less 4 points
+
+
+def test_confident_labels_are_right_and_confidence_is_calibrated() -> None:
+    """The default threshold keeps most prompts, and 95% of those kept are right; the mean
+    confidence is close to the accuracy (calibration) on prompts never trained on."""
+    classifier = LocalClassifier()
+    rows = HELDOUT + BLIND
+    results = [classifier.classify_with_confidence(r["text"]) for r in rows]
+    right = [c.label == r["label"] for c, r in zip(results, rows, strict=True)]
+    kept = [ok for ok, c in zip(right, results, strict=True) if c.confident]
+    assert all(0.0 <= c.confidence <= 1.0 for c in results)
+    assert len(kept) >= 0.6 * len(rows) and sum(kept) >= 0.95 * len(kept)
+    unsure = [ok for ok, c in zip(right, results, strict=True) if not c.confident]
+    assert sum(unsure) / len(unsure) < sum(kept) / len(kept)  # confidence sorts right from wrong
+    mean_confidence = sum(c.confidence for c in results) / len(results)
+    assert abs(mean_confidence - sum(right) / len(right)) < 0.15
+
+
+def test_the_leave_one_source_out_report_is_current() -> None:
+    """The committed report states the per-source table the shipped model was judged by."""
+    report = Path(__file__).with_name("classifier_loso.md").read_text("utf-8")
+    model = json.loads(MODEL_FILE.read_text("utf-8"))
+    sources = {p.stem for p in CORPUS.glob("*.jsonl")} - {"blind"} | {"project_eval"}
+    assert all(f"| {source} |" in report for source in sources)
+    assert f"threshold {model['threshold']}" in report
 
 
 def _best_of(fn: Any, arg: Any, rounds: int = 5) -> float:
@@ -154,11 +193,21 @@ def test_router_classifies_the_last_user_message() -> None:
     )
 
 
-def test_the_shipped_model_matches_its_training_data() -> None:
-    assert MODEL_FILE.read_text(encoding="utf-8") == dumps(build(ROWS)), (
-        "run python tests/routing/train_classifier.py"
+def test_the_shipped_model_was_trained_on_the_committed_corpus() -> None:
+    script = _training_script()
+    model = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    assert model["trained_on"]["corpus_sha256_16"] == script.fingerprint(script.load_corpus()), (
+        "run python scripts/train_classifier.py"
     )
-    assert Path(MODEL_FILE).stat().st_size < 1_000_000
+    assert MODEL_FILE.stat().st_size < 1_000_000
+
+
+def test_every_corpus_row_names_its_source_and_licence() -> None:
+    readme = (CORPUS / "README.md").read_text("utf-8")
+    for path in CORPUS.glob("*.jsonl"):
+        for row in load_eval(path=path):
+            assert row["label"] in TASK_LABELS and row["text"].strip()
+            assert row["licence"] and row["origin"] and f"`{row['source']}`" in readme
 
 
 def test_cheapest_model() -> None:
@@ -220,3 +269,68 @@ def test_llm_classifier_on_the_relay(emulator: RelayEmulator) -> None:
     assert classifier.model == "gpt-4o-mini"  # the cheapest model the relay serves
     (request,) = [r for r in emulator.requests if r.path.endswith("/chat/completions")]
     assert request.json["model"] == "gpt-4o-mini" and request.json["max_tokens"] == 8
+
+
+UNSURE = "hmm"  # too little to go on: the local model is not confident
+SURE = "Translate 'good morning' into German."
+
+
+def test_classify_with_confidence_and_the_plain_label() -> None:
+    router = TaskRouter()
+    result = router.classify(SURE, with_confidence=True)
+    assert isinstance(result, Classification) and result.label == "translation"
+    assert result.confident and result.by == "classifier" and result.confidence > 0.8
+    assert router.classify(SURE) == "translation"  # the plain form stays a string
+    unsure = router.classify(UNSURE, with_confidence=True)
+    assert not unsure.confident and unsure.confidence < result.confidence
+    assert unsure.label == unsure.predicted  # default policy: the label anyway
+
+
+def test_low_confidence_goes_to_the_default_route() -> None:
+    router = TaskRouter(low_confidence="default", default_task="analysis")
+    result = router.classify(UNSURE, with_confidence=True)
+    assert (result.label, result.by) == ("analysis", "default")
+    assert router.route(UNSURE).task == "analysis"
+    assert router.classify(SURE) == "translation"  # sure labels are kept
+    strict = TaskRouter(low_confidence="default", confidence_threshold=1.0)
+    assert strict.classify(SURE) == "conversational"  # nothing is sure at threshold 1
+
+
+def test_low_confidence_asks_the_llm_only_when_unsure() -> None:
+    model = Model("code-generation")
+    router = TaskRouter(low_confidence="llm", llm_classifier=LLMClassifier(model))
+    assert router.classify(SURE) == "translation"
+    result = router.classify(UNSURE, with_confidence=True)
+    assert (result.label, result.by) == ("code-generation", "llm")
+    assert router.classify(UNSURE) == "code-generation"  # cached: one model call in all
+    assert len(model.prompts) == 1
+
+
+def test_low_confidence_settings_are_checked() -> None:
+    from holysheep.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="one of"):
+        TaskRouter(low_confidence="guess")
+    with pytest.raises(ConfigurationError, match="llm_classifier"):
+        TaskRouter(low_confidence="llm")
+    with pytest.raises(ConfigurationError, match="between 0 and 1"):
+        TaskRouter(confidence_threshold=1.5)
+    router = TaskRouter.from_dict(
+        {"routes": {}, "low_confidence": "default", "confidence_threshold": 0.9}
+    )
+    assert (router.low_confidence, router.confidence_threshold) == ("default", 0.9)
+
+
+def test_the_llm_classifier_bills_its_calls_under_routing(emulator: RelayEmulator) -> None:
+    from holysheep.ledger import CostLedger
+
+    from tests.conftest import FAKE_KEY
+
+    emulator.script("qa")
+    ledger = CostLedger("memory")
+    with HolySheepClient(api_key=FAKE_KEY, base_url=emulator.base_url, ledger=ledger) as client:
+        classifier = LLMClassifier.from_client(client, served=emulator.models)
+        router = TaskRouter(low_confidence="llm", llm_classifier=classifier)
+        assert router.classify(UNSURE) == "qa"
+    (entry,) = ledger.entries()
+    assert entry.task == "routing" and entry.requested_model == "gpt-4o-mini"

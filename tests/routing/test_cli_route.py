@@ -23,10 +23,17 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
 def test_explains_a_classified_prompt(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(capsys, "Summarize this article about the economy in two lines")
     assert code == 0
-    assert out.startswith("task: summarization (classified in ")
+    assert out.startswith("task: summarization (confidence ")
+    assert "%; classified in " in out.splitlines()[0]
     assert "* deepseek-v3.2" in out and "+ gemini-2.5-flash" in out
     assert "chosen: deepseek-v3.2" in out
     assert "max_tokens: not sent" in out and "estimated cost: $" in out
+
+
+def test_an_unsure_label_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(capsys, "hmm")
+    assert code == 0
+    assert "was unsure; used anyway" in out.splitlines()[0]
 
 
 def test_constraints_show_as_skips(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,7 @@
 
 from holysheep.routing._breaker import BreakerState, CircuitBreaker, ModelHealth, failure_kind
 from holysheep.routing._classifier import (
+    Classification,
     Classifier,
     LLMClassifier,
     LocalClassifier,
@@ -21,6 +22,7 @@ __all__ = [
     "BreakerState",
     "CandidateVerdict",
     "CircuitBreaker",
+    "Classification",
     "Classifier",
     "Fallback",
     "LLMClassifier",

@@ -20,7 +20,12 @@ from holysheep.costs import price
 from holysheep.errors import ConfigurationError
 from holysheep.routing._analysis import Analysis, Candidate
 from holysheep.routing._breaker import CircuitBreaker
-from holysheep.routing._classifier import Classifier, LocalClassifier, classification_text
+from holysheep.routing._classifier import (
+    Classification,
+    Classifier,
+    LocalClassifier,
+    classification_text,
+)
 from holysheep.routing._decision import RouteDecision, format_usd
 from holysheep.routing._limits import (
     ASSUMED_REPLY_TOKENS,
@@ -42,7 +47,12 @@ __all__ = ["TaskRouter"]
 
 logger = logging.getLogger("holysheep")
 _LEVEL_WORDS = {1: "without clamping max_tokens", 2: "without trimming the history"}
-_SETTINGS = frozenset({"routes", "extends", "default_task", "max_wait_s", "trim", "breaker"})
+_SETTINGS = frozenset(
+    {"routes", "extends", "default_task", "max_wait_s", "trim", "breaker", "low_confidence"}
+    | {"confidence_threshold"}
+)
+LOW_CONFIDENCE_POLICIES = ("label", "default", "llm")
+"""What the router does with an unsure label: use it, use ``default_task``, or ask the LLM."""
 
 
 def _needs_vision(messages: Sequence[Any]) -> bool:
@@ -87,6 +97,9 @@ class TaskRouter:
         extends: bool = True,
         trim: bool = False,
         max_wait_s: float = 30.0,
+        low_confidence: str = "label",
+        confidence_threshold: float | None = None,
+        llm_classifier: Classifier | None = None,
     ) -> None:
         """Build a router.
 
@@ -103,6 +116,14 @@ class TaskRouter:
             extends: merge ``routes`` over the defaults (True) or use them alone (False).
             trim: let plans trim the oldest turns when a prompt fits no window (opt-in).
             max_wait_s: how long a plan may wait for a cooling model when given no deadline.
+            low_confidence: what to do when the classifier is unsure: ``"label"`` (use its
+                label anyway), ``"default"`` (route as ``default_task``) or ``"llm"`` (ask
+                ``llm_classifier``, e.g. ``LLMClassifier.from_client(client)``: the cheapest
+                model, cached, its calls billed under the task ``routing``).
+            confidence_threshold: below this a label is unsure (default: the threshold
+                shipped with the local model, at which 95% of its confident labels were right
+                on prompt sources it never saw).
+            llm_classifier: the classifier asked when ``low_confidence="llm"``.
 
         Raises:
             ConfigurationError: a route names a model missing from the catalogue, or
@@ -121,6 +142,19 @@ class TaskRouter:
         self.breaker = breaker if breaker is not None else CircuitBreaker(clock=clock)
         self.trim = trim
         self.max_wait_s = max_wait_s
+        if low_confidence not in LOW_CONFIDENCE_POLICIES:
+            raise ConfigurationError(
+                f"low_confidence must be one of {LOW_CONFIDENCE_POLICIES}, not {low_confidence!r}"
+            )
+        if low_confidence == "llm" and llm_classifier is None:
+            raise ConfigurationError(
+                'low_confidence="llm" needs llm_classifier=LLMClassifier.from_client(client)'
+            )
+        if confidence_threshold is not None and not 0.0 <= confidence_threshold <= 1.0:
+            raise ConfigurationError("confidence_threshold must be between 0 and 1")
+        self.low_confidence = low_confidence
+        self.confidence_threshold = confidence_threshold
+        self.llm_classifier = llm_classifier
 
     def __repr__(self) -> str:
         return f"<TaskRouter routes={sorted(self.routes)} default_task={self.default_task!r}>"
@@ -162,15 +196,39 @@ class TaskRouter:
 
     # ------------------------------------------------------------ classifying
 
-    def classify(self, text_or_messages: str | Sequence[Any]) -> str:
+    def classify(
+        self, text_or_messages: str | Sequence[Any], *, with_confidence: bool = False
+    ) -> Any:
         """The task label of a prompt or chat (one of ``TASK_LABELS``), without the network
-        unless an LLM classifier was configured."""
+        unless an LLM classifier was configured.
+
+        With ``with_confidence=True``, a ``Classification``: the label routing uses, the local
+        classifier's calibrated confidence, and who decided (the low-confidence policy).
+        """
         text = (
             text_or_messages
             if isinstance(text_or_messages, str)
             else classification_text(_as_messages(text_or_messages))
         )
-        return self.classifier.classify(text)
+        result = self._classification(text)
+        return result if with_confidence else result.label
+
+    def _classification(self, text: str) -> Classification:
+        judge = getattr(self.classifier, "classify_with_confidence", None)
+        if judge is None:  # a custom or LLM classifier: its label, no confidence to weigh
+            label = self.classifier.classify(text)
+            return Classification(label, 1.0, label, True)
+        result: Classification = judge(text)
+        threshold = self.confidence_threshold
+        confident = result.confident if threshold is None else result.confidence >= threshold
+        if confident or self.low_confidence == "label":
+            return Classification(result.label, result.confidence, result.predicted, confident)
+        if self.low_confidence == "default":
+            label = self.default_task
+            return Classification(label, result.confidence, result.predicted, False, "default")
+        assert self.llm_classifier is not None  # checked in __init__
+        label = self.llm_classifier.classify(text)
+        return Classification(label, result.confidence, result.predicted, False, "llm")
 
     def _task(self, messages: list[Any], task: str | None) -> tuple[str, str]:
         if task is not None:

@@ -1,0 +1,118 @@
+# ruff: noqa: RUF001  (multilingual text: full-width punctuation is meant)
+"""The features the learned task model reads from a prompt: what the instruction says and how.
+
+Why these: a task is named by the instruction, which sits in the first lines (often broken
+across two before the pasted text) or in the last one, so those words, word pairs, first word
+and word prefixes count fully; the pasted material only hints (its words at a third). Shape
+(a question mark, numbers, answer options, code punctuation, length) and the hand-written cue
+scores are features too, so the model learns how far to trust each cue. Only the ends of a
+prompt are read: a 100k-token prompt costs what a short one does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Mapping
+
+__all__ = ["features", "instruction_parts"]
+
+HEAD_CHARS = 240
+"""Characters of the instruction's first lines read as the instruction."""
+TAIL_CHARS = 160
+BODY_CHARS = 800
+BODY_WEIGHT = 0.3
+TAIL_WEIGHT = 0.75
+_LETTER = "a-z\u00df-\u024f\u0370-\u03ff\u0400-\u04ff"
+"""Latin, Greek and Cyrillic letters (lower-cased text); CJK is read by characters."""
+_WORD = re.compile(f"[{_LETTER}][{_LETTER}0-9'’+#]*")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_OPTIONS = re.compile(r"(?:^|\s)\(?[A-Ea-e][).]\s", re.MULTILINE)
+_CODE = re.compile(r"[{};=<>\[\]]|\b(?:def|return|import|function|const|var|print)\b")
+_QUOTED = re.compile(r"['\"‘“«「„].{3,}['\"’”»」“]")
+
+
+def instruction_parts(text: str) -> tuple[str, str, str]:
+    """(head, tail, body), lower-cased: the first lines, the last line, the start of the text.
+
+    The head is the first non-empty lines up to a blank line or ``HEAD_CHARS``; the tail is the
+    last non-empty line when it is not part of the head.
+    """
+    start = text[: BODY_CHARS + HEAD_CHARS].lstrip()
+    lines = start.split("\n")
+    head_lines: list[str] = []
+    size = 0
+    for line in lines:
+        if not line.strip():
+            if head_lines:
+                break
+            continue
+        head_lines.append(line)
+        size += len(line)
+        if size >= HEAD_CHARS or len(head_lines) == 2:
+            break
+    head = "\n".join(head_lines)[:HEAD_CHARS]
+    end = text[-TAIL_CHARS * 2 :].rstrip()
+    tail = end.rsplit("\n", 1)[-1].strip()[-TAIL_CHARS:]
+    if len(text) <= len(head) + 2 or tail in head:
+        tail = ""
+    return head.lower(), tail.lower(), start[:BODY_CHARS].lower()
+
+
+def _bucket(value: int, edges: tuple[int, ...]) -> int:
+    return next((i for i, edge in enumerate(edges) if value < edge), len(edges))
+
+
+def features(text: str, cues: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The sparse feature vector of ``text`` (name -> value); ``cues`` are label cue scores."""
+    head, tail, body = instruction_parts(text)
+    out: dict[str, float] = {}
+
+    def add(name: str, value: float) -> None:
+        if out.get(name, 0.0) < value:
+            out[name] = value
+
+    for region, weight in ((head, 1.0), (tail, TAIL_WEIGHT)):
+        if not region:
+            continue
+        words = _WORD.findall(region)
+        for word in words:
+            add("w:" + word, weight)
+            if len(word) > 6:
+                add("p:" + word[:5], weight * 0.5)
+        for a, b in itertools.pairwise(words):
+            add(f"b:{a} {b}", weight)
+        for run in _CJK.findall(region):
+            for i, char in enumerate(run):
+                add("c:" + char, weight)
+                if i + 1 < len(run):
+                    add("d:" + run[i : i + 2], weight)
+        if "?" in region or "？" in region:
+            add("?", weight)
+    first = _WORD.match(head.lstrip(" ¿¡\"'*#-([")) if head else None
+    if first is not None:
+        add("f:" + first.group(), 1.0)
+    elif head:
+        add("f:" + head.lstrip()[:1], 1.0)
+    if len(body) > len(head) + len(tail):
+        for word in set(_WORD.findall(body)):
+            add("x:" + word, BODY_WEIGHT)
+    stripped = text.rstrip()
+    if stripped.endswith(("?", "？")):
+        add("end?", 1.0)
+    if stripped.endswith(":"):
+        add("end:", 1.0)
+    add(f"len:{_bucket(len(text), (40, 120, 400, 1500))}", 1.0)
+    add(f"lines:{_bucket(text.count(chr(10)), (1, 3, 10))}", 1.0)
+    add(f"nums:{_bucket(len(_NUMBER.findall(head + ' ' + tail)), (1, 3))}", 1.0)
+    if len(_OPTIONS.findall(body)) >= 3 or "answer choices" in body:
+        add("options", 1.0)
+    if len(_CODE.findall(body)) >= 4:
+        add("codeish", 1.0)
+    if _QUOTED.search(head):
+        add("quote", 1.0)
+    for label, score in (cues or {}).items():
+        if score > 0:
+            out["cue:" + label] = min(score, 8.0) / 4.0
+    return out
