@@ -65,10 +65,18 @@ def _rich_table(
     footer: Sequence[str] | None,
     left: int,
 ) -> str:
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", header_style="bold cyan")
+    table = Table(  # no vertical rules, shared padding: more room for the numbers
+        title=title,
+        title_justify="left",
+        header_style="bold cyan",
+        box=box.SIMPLE_HEAD,
+        collapse_padding=True,
+        pad_edge=False,
+    )
     for i, name in enumerate(head):
         if i < left:  # labels may fold; numbers never wrap
             table.add_column(name, justify="left", overflow="fold", style="green")
