@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from holysheep.calls import cost_metadata
 from holysheep.wire import split_content
 from langchain_core.messages import AIMessage, BaseMessage, convert_to_openai_messages
 from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
@@ -115,9 +116,11 @@ def response_metadata(
     }
     if info is not None:
         cost = info.cost
-        metadata["cost"] = cost.as_dict() if cost is not None else None
+        metadata["cost"] = cost_metadata(cost)  # floats; the core keeps Decimal
         if info.estimated:  # usage (so cost) estimated: the relay reported none, or nonsense
             metadata["estimated"] = True
+            if info.usage is not None:  # kept out of usage_metadata; cost handlers count it
+                metadata["estimated_usage"] = usage_metadata(info.usage)
         metadata["requested_model"] = info.requested_model
         metadata["attempts"] = info.attempts
         who = info.attribution

@@ -14,14 +14,15 @@ import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from holysheep import Cost, Usage
+from holysheep.calls import cost_from_metadata
+from holysheep.tally import CostTally, TallyReadout, TallyTotals
 from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.outputs import ChatGeneration, LLMResult
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, LLMResult
 
 from ._convert import PROVIDER
 
@@ -61,33 +62,14 @@ class CostRecord:
     """End user the call is billed to, when known."""
     app: str | None = None
     """Application the call is billed to, when known."""
+    streamed: bool = False
+    """True for a stream."""
+    estimated: bool = False
+    """True when the usage (so the cost) was estimated, e.g. a stream cut before its usage."""
 
 
-@dataclass(frozen=True, slots=True)
-class CostTotals:
-    """Totals over a set of calls; ``cost`` sums the priced ones only."""
-
-    requests: int = 0
-    """Calls counted."""
-    usage: Usage = field(default_factory=Usage)
-    """Tokens over the calls that reported usage."""
-    cost: Cost | None = None
-    """Sum over the priced calls; ``None`` when none was priced (never a silent 0)."""
-    unpriced_requests: int = 0
-    """Calls whose cost is unknown (unknown model or no usage): left out of ``cost``."""
-
-    @property
-    def total_usd(self) -> Decimal | None:
-        """``cost.total_usd``, or ``None`` when nothing was priced."""
-        return self.cost.total_usd if self.cost is not None else None
-
-    def plus(self, record: CostRecord) -> CostTotals:
-        """These totals with one more call."""
-        usage = self.usage + record.usage if record.usage is not None else self.usage
-        if record.cost is None:
-            return CostTotals(self.requests + 1, usage, self.cost, self.unpriced_requests + 1)
-        cost = record.cost if self.cost is None else self.cost + record.cost
-        return CostTotals(self.requests + 1, usage, cost, self.unpriced_requests)
+CostTotals = TallyTotals
+"""The totals of a group of calls: the core's ``TallyTotals`` (old name kept)."""
 
 
 def _usage_from_metadata(usage: Mapping[str, Any]) -> Usage:
@@ -103,20 +85,6 @@ def _usage_from_metadata(usage: Mapping[str, Any]) -> Usage:
     )
 
 
-def _cost_from_metadata(cost: Mapping[str, str] | None) -> Cost | None:
-    """ChatHolySheep's ``response_metadata["cost"]`` (exact decimal strings) as a ``Cost``."""
-    if cost is None:
-        return None
-    return Cost(
-        cost["model"],
-        Decimal(cost["input_usd"]),
-        Decimal(cost["cached_input_usd"]),
-        Decimal(cost["output_usd"]),
-        Decimal(cost["relay_cny"]),
-        Decimal(cost["direct_cny"]),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _Start:
     """What the start of a run said: the requested model and the attribution."""
@@ -127,11 +95,13 @@ class _Start:
     app: str | None
 
 
-class HolySheepCostCallbackHandler(BaseCallbackHandler):
+class HolySheepCostCallbackHandler(TallyReadout, BaseCallbackHandler):
     """Counts tokens and cost of chat-model calls, per served model and per task label.
 
-    Thread-safe; a stream counts once (LangChain reports it once, merged). Use it through
-    ``get_holysheep_callback()`` or pass it in ``config={"callbacks": [handler]}``.
+    Thread-safe; a stream counts once (LangChain reports it once, merged). The totals are the
+    core's ``CostTally``, with the same names as LlamaIndex's ``HolySheepCostHandler``
+    (``calls``, ``total_usd``, ``unpriced_calls``, ``estimated_calls``, ``by_model``...). Use it
+    through ``get_holysheep_callback()`` or pass it in ``config={"callbacks": [handler]}``.
     """
 
     run_inline = True  # cheap and locked: no executor hop on the async path
@@ -143,9 +113,7 @@ class HolySheepCostCallbackHandler(BaseCallbackHandler):
         self._catalog = catalog
         self._starts: dict[UUID, _Start] = {}
         self._records: list[CostRecord] = []
-        self._total = CostTotals()
-        self._by_model: dict[str, CostTotals] = {}
-        self._by_task: dict[str | None, CostTotals] = {}
+        self._tally = CostTally()
 
     # ------------------------------------------------------------ totals
 
@@ -155,59 +123,14 @@ class HolySheepCostCallbackHandler(BaseCallbackHandler):
         with self._lock:
             return list(self._records)
 
-    @property
-    def totals(self) -> CostTotals:
-        """Totals over every counted call."""
-        return self._total
-
-    @property
-    def by_model(self) -> dict[str, CostTotals]:
-        """Totals per served model."""
+    def reset(self) -> None:
+        """Forget every total and record."""
         with self._lock:
-            return dict(self._by_model)
-
-    @property
-    def by_task(self) -> dict[str | None, CostTotals]:
-        """Totals per task label (``None``: calls without one)."""
-        with self._lock:
-            return dict(self._by_task)
-
-    @property
-    def successful_requests(self) -> int:
-        """Calls counted."""
-        return self._total.requests
-
-    @property
-    def prompt_tokens(self) -> int:
-        """Input tokens, cached ones included."""
-        return self._total.usage.prompt_tokens
-
-    @property
-    def completion_tokens(self) -> int:
-        """Output tokens, reasoning included."""
-        return self._total.usage.completion_tokens
-
-    @property
-    def total_tokens(self) -> int:
-        """Tokens as the providers totalled them."""
-        return self._total.usage.total_tokens
-
-    @property
-    def total_cost_usd(self) -> Decimal:
-        """USD over the priced calls (see ``totals.unpriced_requests`` for the others)."""
-        cost = self._total.cost
-        return cost.total_usd if cost is not None else Decimal(0)
+            self._records.clear()
+        self._tally.reset()
 
     def __repr__(self) -> str:
-        total = self._total
-        unpriced = f" ({total.unpriced_requests} unpriced)" if total.unpriced_requests else ""
-        return (
-            f"Tokens used: {total.usage.total_tokens} (prompt {total.usage.prompt_tokens}, "
-            f"cached {total.usage.cached_tokens}, completion {total.usage.completion_tokens}, "
-            f"reasoning {total.usage.reasoning_tokens})\n"
-            f"Successful requests: {total.requests}{unpriced}\n"
-            f"Total cost (USD): ${self.total_cost_usd}"
-        )
+        return self._tally.totals.summary()
 
     # ------------------------------------------------------------ callbacks
 
@@ -282,12 +205,13 @@ class HolySheepCostCallbackHandler(BaseCallbackHandler):
         model = (
             metadata.get("model_name") or llm_output.get("model_name") or start.model
         ) or UNKNOWN_MODEL
+        usage_md = usage_md or metadata.get("estimated_usage")  # ChatHolySheep's estimate
         if usage_md:
             usage: Usage | None = _usage_from_metadata(usage_md)
         else:
             usage = Usage.from_wire(llm_output.get("token_usage"))
         if metadata.get("model_provider") == PROVIDER and "cost" in metadata:
-            cost = _cost_from_metadata(metadata["cost"])  # priced once, by the core
+            cost = cost_from_metadata(metadata["cost"])  # priced once, by the core
         elif usage is not None:
             cost = self._price(model, usage)
         else:
@@ -305,6 +229,8 @@ class HolySheepCostCallbackHandler(BaseCallbackHandler):
             task=metadata.get("task") or start.task,
             user=metadata.get("user") or start.user,
             app=metadata.get("app") or start.app,
+            streamed=isinstance(generation, ChatGenerationChunk),
+            estimated=bool(metadata.get("estimated")),
         )
 
     def _price(self, model: str, usage: Usage) -> Cost | None:
@@ -317,14 +243,17 @@ class HolySheepCostCallbackHandler(BaseCallbackHandler):
         return catalog.cost(model, usage)  # warns UnknownModelPriceWarning, returns None
 
     def _count(self, record: CostRecord) -> None:
-        """Add a record to every total, under the lock."""
+        """Keep the record and add it to the tally."""
         with self._lock:
             self._records.append(record)
-            self._total = self._total.plus(record)
-            self._by_model[record.model] = self._by_model.get(record.model, CostTotals()).plus(
-                record
-            )
-            self._by_task[record.task] = self._by_task.get(record.task, CostTotals()).plus(record)
+        self._tally.add(
+            record.model,
+            record.usage,
+            record.cost,
+            task=record.task,
+            streamed=record.streamed,
+            estimated=record.estimated,
+        )
 
 
 _current: ContextVar[HolySheepCostCallbackHandler | None] = ContextVar(
@@ -358,7 +287,7 @@ def get_holysheep_callback(
         with get_holysheep_callback() as cb:
             ChatHolySheep(model="gpt-4.1").invoke("Hi", config={"metadata": {"task": "qa"}})
             ChatHolySheep(model="deepseek-v3.2").invoke("Summarize: ...", task="summarization")
-        print(cb.total_tokens, cb.total_cost_usd, cb.by_task["qa"].total_usd, cb.by_model)
+        print(cb.total_tokens, cb.total_usd, cb.unpriced_calls, cb.by_task["qa"].total_usd)
         ```
     """
     if not _hooked:

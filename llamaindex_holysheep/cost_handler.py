@@ -18,13 +18,13 @@ import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass
 from typing import Any
 
 from holysheep import Cost, ModelCatalog, UnknownModelPriceWarning, Usage, price
 from holysheep.calls import CallInfo
 from holysheep.catalog import CATALOG_ENV
+from holysheep.tally import CostTally, TallyReadout, TallyTotals
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
@@ -43,39 +43,8 @@ _STARTS = (LLMChatStartEvent, LLMCompletionStartEvent)
 _REMEMBERED = 1024  # recent calls and spans kept to recognise repeats; repeats come close together
 
 
-@dataclass(frozen=True, slots=True)
-class CostTotals:
-    """Calls, tokens and cost of a group of calls (a model, a task label, or everything)."""
-
-    calls: int = 0
-    """Billed calls counted."""
-    usage: Usage = field(default_factory=Usage.zero)
-    """Tokens summed over the calls (cached and reasoning tokens inside prompt/completion)."""
-    known_cost: Cost = field(default_factory=Cost.zero)
-    """Cost of the calls whose model has a price."""
-    unpriced_calls: int = 0
-    """Calls whose cost is unknown (model not in the catalogue, or no usage reported)."""
-
-    @property
-    def cost(self) -> Cost | None:
-        """The total cost; ``None`` when any call could not be priced (never a silent 0)."""
-        return None if self.unpriced_calls else self.known_cost
-
-    @property
-    def total_usd(self) -> Decimal | None:
-        """The total in USD at list price; ``None`` when any call could not be priced."""
-        cost = self.cost
-        return None if cost is None else cost.total_usd
-
-    def plus(self, usage: Usage, cost: Cost | None) -> CostTotals:
-        """These totals with one more call."""
-        if cost is None:
-            return CostTotals(
-                self.calls + 1, self.usage + usage, self.known_cost, self.unpriced_calls + 1
-            )
-        return CostTotals(
-            self.calls + 1, self.usage + usage, self.known_cost + cost, self.unpriced_calls
-        )
+CostTotals = TallyTotals
+"""The totals of a group of calls: the core's ``TallyTotals`` (old name kept)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,9 +58,11 @@ class _Call:
     task: str | None
     priced: bool
     """True when the cost came with the call (HolySheep); False when this handler must price it."""
+    streamed: bool = False
+    estimated: bool = False
 
 
-class HolySheepCostHandler(BaseEventHandler):
+class HolySheepCostHandler(TallyReadout, BaseEventHandler):
     """Totals of tokens and USD per served model and per task label, for any LlamaIndex LLM.
 
     Example:
@@ -107,6 +78,10 @@ class HolySheepCostHandler(BaseEventHandler):
             index.as_query_engine(llm=llm).query("How does the relay bill?")
         print(cost.usage.total_tokens, cost.total_usd, cost.by_task["qa"].calls)
         ```
+
+    The totals are the core's ``CostTally``, with the same names as LangChain's
+    ``HolySheepCostCallbackHandler`` (``calls``, ``total_usd``, ``unpriced_calls``,
+    ``estimated_calls``, ``by_model``, ``by_task``...).
     """
 
     catalog: Any = Field(
@@ -118,9 +93,7 @@ class HolySheepCostHandler(BaseEventHandler):
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _seen: OrderedDict[int, object] = PrivateAttr(default_factory=OrderedDict)
     _span_models: OrderedDict[str, str] = PrivateAttr(default_factory=OrderedDict)
-    _totals: CostTotals = PrivateAttr(default_factory=CostTotals)
-    _by_model: dict[str, CostTotals] = PrivateAttr(default_factory=dict)
-    _by_task: dict[str | None, CostTotals] = PrivateAttr(default_factory=dict)
+    _tally: CostTally = PrivateAttr(default_factory=CostTally)
     _dispatchers: list[Any] = PrivateAttr(default_factory=list)
 
     @classmethod
@@ -130,50 +103,14 @@ class HolySheepCostHandler(BaseEventHandler):
 
     # ------------------------------------------------------------ results
 
-    @property
-    def totals(self) -> CostTotals:
-        """Everything counted so far."""
-        return self._totals
-
-    @property
-    def calls(self) -> int:
-        """Billed calls counted."""
-        return self._totals.calls
-
-    @property
-    def usage(self) -> Usage:
-        """Tokens over every call."""
-        return self._totals.usage
-
-    @property
-    def cost(self) -> Cost | None:
-        """Cost over every call; ``None`` if any call could not be priced."""
-        return self._totals.cost
-
-    @property
-    def total_usd(self) -> Decimal | None:
-        """USD over every call; ``None`` if any call could not be priced."""
-        return self._totals.total_usd
-
-    @property
-    def by_model(self) -> dict[str, CostTotals]:
-        """Totals per served model."""
-        with self._lock:
-            return dict(self._by_model)
-
-    @property
-    def by_task(self) -> dict[str | None, CostTotals]:
-        """Totals per task label (``None``: calls without one)."""
-        with self._lock:
-            return dict(self._by_task)
-
     def reset(self) -> None:
         """Forget every total."""
         with self._lock:
-            self._totals = CostTotals()
-            self._by_model.clear()
-            self._by_task.clear()
             self._seen.clear()
+        self._tally.reset()
+
+    def __repr__(self) -> str:
+        return self._tally.totals.summary()
 
     # ------------------------------------------------------------ attaching
 
@@ -221,11 +158,8 @@ class HolySheepCostHandler(BaseEventHandler):
         with self._lock:
             if not _remember(self._seen, id(call.key), call.key):
                 return
-            self._totals = self._totals.plus(call.usage, cost)
-            self._by_model[call.model] = self._by_model.get(call.model, CostTotals()).plus(
-                call.usage, cost
-            )
-            self._by_task[task] = self._by_task.get(task, CostTotals()).plus(call.usage, cost)
+        flags = {"streamed": call.streamed, "estimated": call.estimated}
+        self._tally.add(call.model, call.usage, cost, task=task, **flags)
         if unknown:  # after recording: a warning may be an error under -W error
             warnings.warn(unknown, UnknownModelPriceWarning, stacklevel=2)
 
@@ -237,7 +171,7 @@ class HolySheepCostHandler(BaseEventHandler):
             usage = info.usage or Usage.zero()
             cost = info.cost if info.usage is not None else None
             task = info.attribution.task or getattr(info.route, "task", None)  # classified
-            return _Call(info, info.model, usage, cost, task, True)
+            return _Call(info, info.model, usage, cost, task, True, info.streamed, info.estimated)
         key: object = raw
         wire = raw.get("usage") if isinstance(raw, Mapping) else getattr(raw, "usage", None)
         tokens = _tokens(wire)
@@ -249,7 +183,8 @@ class HolySheepCostHandler(BaseEventHandler):
         if not isinstance(model, str) or not model:
             with self._lock:
                 model = self._span_models.get(span_id or "", "unknown")
-        return _Call(key, model, tokens, None, None, False)
+        streamed = getattr(response, "delta", None) is not None  # a stream's last response
+        return _Call(key, model, tokens, None, None, False, streamed)
 
     def _price(self, model: str, usage: Usage) -> tuple[Cost | None, str | None]:
         """The cost of another LLM's call, or None with the warning text to emit."""

@@ -1,8 +1,9 @@
 """The ledger's commands: ``holysheep report`` and the ``MODEL=TOKENS`` form of ``estimate``.
 
 ``report`` reads a ledger (``--ledger``, else ``HOLYSHEEP_LEDGER``, else the command line's own
-SQLite file) and prints per-group tokens, USD, relay CNY against direct CNY, and savings: aligned
-text (a ``rich`` table when rich is installed and stdout is a terminal), ``--json`` or ``--csv``.
+SQLite file, where ``holysheep chat`` records) and prints per-group tokens, USD, relay CNY against
+direct CNY, and savings: aligned text (coloured ``rich`` tables that fit the terminal when rich is
+installed and stdout is a terminal), ``--json`` or ``--csv``. An empty ledger says how to record.
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def _when(text: str | None, flag: str) -> datetime | None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Ledger totals per model, user, app and task: tokens, USD, relay vs direct CNY, savings."""
+    from ._cli_report import how_to_record, report_text
     from .ledger import CostLedger
+    from .ledger._ledger import redact_url
     from .ledger._report import report
 
     url = args.ledger or default_cli_ledger_url()
@@ -95,8 +98,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                 "use --ledger sqlite:///path.db or redis://host:port/db"
             )
         if url.startswith("sqlite:///") and not Path(url[10:]).expanduser().exists():
-            print(f"holysheep report: no ledger file yet at {url[10:]}", file=sys.stderr)
-            ledger = None
+            ledger = None  # nothing recorded yet: said below, with how to start
         else:
             ledger = CostLedger(url)
     except ValueError as exc:
@@ -107,7 +109,16 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     try:
         form = "json" if args.json else "csv" if args.csv else "text"
-        print(report(ledger, tables, since=since, until=until, form=form))
+        if form != "text":
+            print(report(ledger, tables, since=since, until=until, form=form))
+            return 0
+        text = None if ledger is None else report_text(ledger, tables, since=since, until=until)
+        if text is None and (since or until):
+            print("no calls recorded in this period")
+        elif text is None:
+            print(how_to_record(redact_url(url)))
+        else:
+            print(text)
     except ValueError as exc:
         print(f"holysheep report: {exc}", file=sys.stderr)
         return 2
@@ -156,8 +167,8 @@ def estimate_tokens_mix(
         ValueError: a malformed item or an unpriced model.
         ModelNotFoundError: a model the catalogue does not know (close names suggested).
     """
+    from ._cli_report import render_table
     from .catalog import ModelCatalog
-    from .ledger._report import render_table
 
     catalog = ModelCatalog.default()
     lines = []
@@ -185,7 +196,7 @@ def estimate_tokens_mix(
         )
     head = ["model", "output tokens", "$/M out", "USD", "relay CNY", "direct CNY", "savings CNY"]
     body = [_mix_cells(r) for r in rows]
-    table = render_table(None, [*head, "saved"], body, _mix_cells(total), 1, False)
+    table = render_table(None, [*head, "saved"], body, _mix_cells(total), 1)
     return (
         f"{table}\n\n${_cents(usd)} of list price: CNY {_cents(total['relay'])} through "
         f"the relay against CNY {_cents(total['direct'])} direct, {total['pct']:.1f}% saved."

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
 from .costs import Cost
 from .usage import Usage
 
-__all__ = ["Attribution", "CallInfo"]
+__all__ = ["Attribution", "CallInfo", "cost_from_metadata", "cost_metadata"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,13 +60,16 @@ class CallInfo:
     a stream cut before its usage chunk, or usage the relay reported that could not be true."""
 
     def as_metadata(self) -> dict[str, Any]:
-        """A plain dict for framework metadata slots (JSON-friendly; money as strings)."""
+        """A plain dict for framework metadata slots (JSON-friendly; money as floats).
+
+        The core keeps ``Decimal`` (``self.cost``); frameworks and dashboards want numbers.
+        """
         data: dict[str, Any] = {
             "model_name": self.model,
             "requested_model": self.requested_model,
             "attempts": self.attempts,
             "latency_s": round(self.latency_s, 6),
-            "cost": self.cost.as_dict() if self.cost is not None else None,
+            "cost": cost_metadata(self.cost),
         }
         if self.estimated:
             data["estimated"] = True
@@ -75,3 +79,35 @@ class CallInfo:
             as_dict = getattr(self.route, "as_dict", None)
             data["route"] = as_dict() if as_dict is not None else self.route
         return data
+
+
+_MONEY_KEYS = ("input_usd", "cached_input_usd", "output_usd", "relay_cny", "direct_cny")
+
+
+def cost_metadata(cost: Cost | None) -> dict[str, Any] | None:
+    """A ``Cost`` for framework metadata: the model id and every amount as a float.
+
+    Costs have at most about 13 significant digits, so ``cost_from_metadata`` gets the exact
+    ``Decimal`` back from these floats.
+    """
+    if cost is None:
+        return None
+    return {
+        "model": cost.model,
+        **{key: float(getattr(cost, key)) for key in _MONEY_KEYS},
+        "total_usd": float(cost.total_usd),
+        "savings_cny": float(cost.savings_cny),
+    }
+
+
+def cost_from_metadata(data: Mapping[str, Any] | None) -> Cost | None:
+    """The ``Cost`` behind :func:`cost_metadata`'s dict (floats or, from older code, strings)."""
+    if data is None:
+        return None
+    amounts = (_decimal(data[key]) for key in _MONEY_KEYS)
+    return Cost(str(data.get("model", "")), *amounts)
+
+
+def _decimal(value: Any) -> Decimal:
+    """A float (its shortest repr: exact for our amounts) or a decimal string as a Decimal."""
+    return Decimal(repr(value) if isinstance(value, float) else str(value))

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .calls import CallInfo
@@ -46,11 +46,14 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    """Send one prompt, stream the answer to stdout, then print usage and cost."""
-    with _client(args) as client:
-        stream = client.stream(
-            model=args.model, messages=[{"role": "user", "content": args.prompt}]
-        )
+    """Send one prompt, stream the answer, print usage and cost, and record it in the ledger."""
+    from . import HolySheepClient
+
+    with _cli_ledger_or_none(args) as ledger, HolySheepClient(
+        api_key=args.api_key, base_url=args.base_url, ledger=ledger, on_ledger_error="allow"
+    ) as client:
+        messages = [{"role": "user", "content": args.prompt}]
+        stream = client.stream(model=args.model, app="holysheep-cli", messages=messages)
         with stream:
             for chunk in stream:
                 for choice in chunk.choices:
@@ -58,11 +61,37 @@ def cmd_chat(args: argparse.Namespace) -> int:
                         print(choice.delta.content, end="", flush=True)
         print()
         _print_cost(stream.call_info)
+        if ledger is not None:
+            print(f"(recorded in {ledger.url}; see: holysheep report)", file=sys.stderr)
     return 0
+
+
+@contextlib.contextmanager
+def _cli_ledger_or_none(args: argparse.Namespace) -> Iterator[Any]:
+    """The command line's ledger (``--ledger``, else the default one), or None with
+    ``--no-record``; a ledger that cannot be opened is reported and the chat goes on without it."""
+    if args.no_record:
+        yield None
+        return
+    from ._cli_ledger import default_cli_ledger_url
+    from .errors import HolySheepError
+    from .ledger import CostLedger
+
+    url = args.ledger or default_cli_ledger_url()
+    try:
+        ledger = CostLedger(url)
+    except (HolySheepError, ValueError, OSError) as exc:
+        print(f"holysheep chat: not recording this call ({exc})", file=sys.stderr)
+        yield None
+        return
+    with ledger:
+        yield ledger
 
 
 def _print_cost(info: CallInfo | None) -> None:
     """Usage and cost as the core priced them (the call is never priced twice)."""
+    from ._money_text import money_text
+
     usage = info.usage if info is not None else None
     if info is None or usage is None:
         print("(the relay reported no usage)", file=sys.stderr)
@@ -74,14 +103,18 @@ def _print_cost(info: CallInfo | None) -> None:
     cost = info.cost
     if cost is not None:
         line += (
-            f" = ${cost.total_usd:.6f}; relay ¥{cost.relay_cny:.4f} vs direct "
-            f"¥{cost.direct_cny:.4f} (saves {cost.savings_ratio:.0%})"
+            f" = ${money_text(cost.total_usd, 6)}; relay ¥{money_text(cost.relay_cny)} vs direct "
+            f"¥{money_text(cost.direct_cny)} (saves {cost.savings_ratio:.0%})"
         )
+    else:
+        line += "; price unknown (the model is not in the catalogue)"
+    if info.estimated:
+        line += " (estimated: the relay reported no usage)"
     print(line, file=sys.stderr)
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    """Monthly cost of a workload mix: ``model:requests:in:out[:cached]`` or ``MODEL=TOKENS``."""
+    """Monthly cost of a workload mix: ``MODEL=TOKENS`` or ``model:requests:in:out[:cached]``."""
     from decimal import Decimal
 
     from . import _cli_ledger
@@ -104,7 +137,15 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     except (ValueError, ArithmeticError) as exc:
         print(f"holysheep estimate: {_estimate_problem(exc)}", file=sys.stderr)
         return 2
-    print(_cli_ledger.estimate_json(estimate) if args.json else format_estimate_table(estimate))
+    if args.json:
+        print(_cli_ledger.estimate_json(estimate))
+        return 0
+    if not args.workload:
+        print(
+            "A SAMPLE mix (no workload given): pass your own as MODEL=TOKENS (monthly output\n"
+            "tokens, e.g. gpt-4.1=2M) or model:requests:input:output[:cached] per request.\n"
+        )
+    print(format_estimate_table(estimate))
     return 0
 
 
@@ -119,25 +160,11 @@ def _estimate_problem(exc: Exception) -> str:
     )
 
 
-def _port(text: str) -> int:
-    """An ``emulate --port`` value: 0 (any free port) to 65535."""
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0 (any free) to 65535")
-    return port
-
-
 def cmd_emulate(args: argparse.Namespace) -> int:
-    """Serve the relay emulator on loopback until interrupted."""
-    from .testing.emulator import main as emulator_main
+    """Serve the relay emulator on loopback until Ctrl-C: any key works, each request is logged."""
+    from .testing.emulator import serve
 
-    argv = ["--host", args.host, "--port", str(args.port)]
-    if args.emulator_key:
-        argv += ["--api-key", args.emulator_key]
-    return emulator_main(argv)
+    return serve(args)
 
 
 @contextlib.contextmanager
@@ -160,36 +187,78 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return run_demo(emulator, api_key=args.api_key, base_url=args.base_url)
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Help with each option's default (when it has one worth showing) and no RST backticks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or action.default == argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+    def _expand_help(self, action: argparse.Action) -> str:
+        return _plain_text(super()._expand_help(action))
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(_plain_text(text))
+
+
+def _plain_text(text: str) -> str:
+    """Docstring markup for a terminal: ``code`` becomes 'code'."""
+    return text.replace("``", "'")
+
+
+def _describe_subcommands(sub: argparse._SubParsersAction) -> None:
+    """Give every sub-command's ``--help`` a description (its one-line help) and our formatter."""
+    helps = {action.dest: action.help for action in sub._choices_actions}
+    for name, parser in sub.choices.items():
+        parser.formatter_class = _HelpFormatter
+        if not parser.description and helps.get(name):
+            parser.description = helps[name]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every sub-command."""
-    parser = argparse.ArgumentParser(prog="holysheep", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="holysheep",
+        description=__doc__.splitlines()[0],
+        formatter_class=_HelpFormatter,
+    )
     parser.add_argument("--api-key", default=None, help="defaults to $HOLYSHEEP_API_KEY")
     parser.add_argument("--base-url", default=None, help="defaults to $HOLYSHEEP_BASE_URL")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("models", help=cmd_models.__doc__).set_defaults(run=cmd_models)
     chat = sub.add_parser("chat", help=cmd_chat.__doc__)
-    chat.add_argument("prompt")
-    chat.add_argument("--model", "-m", default="deepseek-v3.2")
+    chat.add_argument("prompt", help="what to ask")
+    chat.add_argument("--model", "-m", default="deepseek-v3.2", help="model id on the relay")
+    chat.add_argument(
+        "--ledger",
+        default=None,
+        help="ledger URL to record into (default: $HOLYSHEEP_LEDGER, else the command line's "
+        "SQLite file that 'holysheep report' reads)",
+    )
+    chat.add_argument("--no-record", action="store_true", help="do not record the call")
     chat.set_defaults(run=cmd_chat)
     estimate = sub.add_parser("estimate", help=cmd_estimate.__doc__)
     estimate.add_argument(
         "workload",
         nargs="*",
-        help="model:requests:input:output[:cached], or MODEL=TOKENS (monthly output tokens: 6M)",
+        help="model:requests:input:output[:cached], or MODEL=TOKENS (monthly output tokens: 6M); "
+        "none: a sample mix",
     )
     estimate.add_argument("--market-rate", default="7.3", help="market CNY per USD")
     estimate.add_argument("--json", action="store_true", help="print JSON")
     estimate.set_defaults(run=cmd_estimate)
     emulate = sub.add_parser("emulate", help=cmd_emulate.__doc__)
-    emulate.add_argument("--host", default="127.0.0.1")
-    emulate.add_argument("--port", type=_port, default=8765, help="0 picks a free port")
-    emulate.add_argument("--emulator-key", default=None, help="require this key from clients")
+    from .testing.emulator import add_arguments as emulator_arguments
+
+    emulator_arguments(emulate)
     emulate.set_defaults(run=cmd_emulate)
     sub.add_parser("demo", help=cmd_demo.__doc__).set_defaults(run=cmd_demo)
     from . import _cli_ledger, _cli_route
 
     _cli_ledger.register(sub)  # report
     _cli_route.register(sub)  # route
+    _describe_subcommands(sub)  # last: covers every sub-command added above
     return parser
 
 

@@ -8,10 +8,13 @@ next to paying the providers directly, read back from the cost ledger.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from ._client import HolySheepClient
+from ._money_text import money_text
 from .ledger import CostLedger
 from .retry import RetryPolicy
 from .wire import ChatCompletion
@@ -31,7 +34,7 @@ def _line(label: str, completion: ChatCompletion) -> None:
     info = completion.call_info
     usage = info.usage
     tokens = f"{usage.prompt_tokens}+{usage.completion_tokens} tokens" if usage else "no usage"
-    price = f"${info.cost.total_usd:.6f}" if info.cost is not None else "price unknown"
+    price = f"${money_text(info.cost.total_usd, 6)}" if info.cost is not None else "price unknown"
     print(f"  [{label}: {completion.model}, {tokens}, {price}, {info.attempts} attempt(s)]")
 
 
@@ -110,6 +113,17 @@ def _report(ledger: CostLedger) -> None:
               f"at 7.3 CNY/USD: {saved:.1%} saved")
 
 
+def is_loopback(base_url: str) -> bool:
+    """True when ``base_url`` points at this machine (an emulator), not at the relay."""
+    host = urlsplit(base_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def run_demo(emulator: RelayEmulator | None, api_key: str | None = None,
              base_url: str | None = None) -> int:
     """Run the demo; with an emulator, replies are scripted and faults injected."""
@@ -118,12 +132,15 @@ def run_demo(emulator: RelayEmulator | None, api_key: str | None = None,
         print(f"holysheep demo on the embedded relay emulator ({base_url})")
         print("(set HOLYSHEEP_API_KEY to run it against the real relay)\n")
         emulator.script(SUMMARY, "Bonjour ! Comment puis-je vous aider aujourd'hui ?")
-    else:
-        print("holysheep demo on the HolySheep relay\n")
     retry = RetryPolicy(max_attempts=2, initial_delay=0.05, max_delay=0.2)
     with CostLedger("memory") as ledger, HolySheepClient(
         api_key=api_key, base_url=base_url, ledger=ledger, retry=retry
     ) as client:
+        if emulator is None and is_loopback(client.base_url):
+            print(f"holysheep demo on a relay emulator at {client.base_url} (a loopback address)")
+            print("(unset HOLYSHEEP_BASE_URL to run it against the real relay)\n")
+        elif emulator is None:
+            print(f"holysheep demo on the HolySheep relay ({client.base_url})\n")
         _core_steps(client, emulator)
         _framework_steps(api_key or os.environ.get("HOLYSHEEP_API_KEY", ""), client.base_url)
         _report(ledger)

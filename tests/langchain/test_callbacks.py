@@ -8,6 +8,7 @@ from decimal import Decimal
 import holysheep
 import pytest
 from holysheep import ModelCatalog
+from holysheep.calls import cost_from_metadata
 from holysheep.testing import Reply
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage
@@ -18,7 +19,8 @@ from .conftest import ModelFactory, merged, stream
 
 
 def cost_of(message) -> Decimal:
-    return Decimal(message.response_metadata["cost"]["total_usd"])
+    """The exact USD behind the float in ``response_metadata["cost"]``."""
+    return cost_from_metadata(message.response_metadata["cost"]).total_usd
 
 
 def test_totals_per_model_and_per_task(make_model: ModelFactory) -> None:
@@ -38,7 +40,7 @@ def test_totals_per_model_and_per_task(make_model: ModelFactory) -> None:
     assert cb.total_tokens == sum(u["total_tokens"] for u in usage)
     assert cb.prompt_tokens == sum(u["input_tokens"] for u in usage)
     assert cb.completion_tokens == sum(u["output_tokens"] for u in usage)
-    assert "Successful requests: 3" in repr(cb)
+    assert "Calls: 3 (1 streamed)" in repr(cb)
 
 
 def test_a_stream_counts_once_with_its_usage(model, emulator, side) -> None:

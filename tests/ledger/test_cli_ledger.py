@@ -180,7 +180,8 @@ def test_report_without_a_ledger_file(
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     assert default_cli_ledger_url() == f"sqlite:///{tmp_path / 'holysheep' / 'ledger.db'}"
     code, out, err = run(capsys, "report")
-    assert code == 0 and "no calls recorded" in out and "no ledger file yet" in err
+    assert code == 0 and "no calls recorded yet" in out and err == ""
+    assert 'holysheep chat "hello"' in out and "HOLYSHEEP_LEDGER=" in out  # how to start
     assert not (tmp_path / "holysheep").exists()  # reporting creates nothing
 
 

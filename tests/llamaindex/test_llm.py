@@ -12,6 +12,7 @@ import pickle
 import holysheep
 import pytest
 from holysheep import ChatCompletion, ModelCatalog, Usage
+from holysheep.calls import cost_metadata
 from holysheep.testing import Reply
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -45,7 +46,8 @@ def test_chat_returns_text_usage_cost_and_served_model(llm, emulator, side) -> N
     assert extra["model_name"] == "gpt-4.1-2025-04-14"
     assert extra["requested_model"] == "gpt-4.1"
     expected = ModelCatalog.default().cost("gpt-4.1", Usage.from_wire(raw.usage))
-    assert extra["cost"] == expected.as_dict()
+    assert extra["cost"] == cost_metadata(expected)  # numbers, not decimal strings
+    assert extra["cost"]["total_usd"] == float(expected.total_usd) > 0
     assert emulator.requests[-1].json == {
         "model": "gpt-4.1",
         "messages": [{"role": "user", "content": "Hello there"}],

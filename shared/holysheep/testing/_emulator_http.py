@@ -70,6 +70,9 @@ class RelayServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024
+    """Listen backlog: hundreds of clients connecting at once must queue, not time out (the
+    socketserver default of 5 drops SYNs, which clients see as connect timeouts)."""
 
     def __init__(self, address: tuple[str, int], emulator: RelayEmulator) -> None:
         """Bind to ``address`` (IPv6 if the host contains a colon)."""
@@ -236,6 +239,7 @@ class RelayHandler(BaseHTTPRequestHandler):
         port = int(self.client_address[1]) if len(self.client_address) > 1 else 0
         emu._record(RecordedRequest(self.command, self.path, headers, payload, port))
         if not emu._authorized(self.headers.get("authorization", "")):
+            self._refused(401)
             self._send_json(401, error_body(401))
             return
         path = urlsplit(self.path).path.rstrip("/")
@@ -283,6 +287,7 @@ class RelayHandler(BaseHTTPRequestHandler):
                 headers["retry-after"] = str(int(ra)) if float(ra).is_integer() else str(ra)
             hint = model if isinstance(model, str) else None
             err = fault.body or error_body(fault.status, code=fault.code, model=hint)
+            self._refused(fault.status, model)
             self._send_json(fault.status, err, headers)
             return
         if not isinstance(payload, dict):
@@ -295,9 +300,16 @@ class RelayHandler(BaseHTTPRequestHandler):
         elif not isinstance(messages, list) or not messages:
             self._missing("messages")
         elif model not in emu.models:
+            self._refused(404, model)
             self._send_json(404, error_body(404, model=model))
         else:
             self._answer(body, model, messages)
+
+    def _refused(self, status: int, model: Any = None) -> None:
+        """Log a refused request (when the emulator logs): method, path, model, status."""
+        log = self.server.emulator.log
+        if log is not None:
+            log.refused(self.command, urlsplit(self.path).path, status, model)
 
     def _missing(self, name: str) -> None:
         """400 for a missing required parameter."""
@@ -308,7 +320,7 @@ class RelayHandler(BaseHTTPRequestHandler):
     def _answer(self, body: dict[str, Any], model: str, messages: list[Any]) -> None:
         """Answer a valid chat request with the next scripted reply or an echo."""
         emu = self.server.emulator
-        reply = emu._take(emu._script) or contract_reply(body, messages)
+        reply = emu._take(emu._script) or contract_reply(body, messages, tools=emu.tools)
         tool_calls = reply.wire_tool_calls()
         usage = compute_usage(messages, reply, [c["function"]["arguments"] for c in tool_calls])
         ident = {
@@ -317,6 +329,11 @@ class RelayHandler(BaseHTTPRequestHandler):
             "model": reply.model or model,
             "tool_calls": tool_calls,
         }
+        log = emu.log
+        if log is not None:
+            called = [c["function"]["name"] for c in tool_calls]
+            streamed = body.get("stream") is True
+            log.answered(ident["model"], usage, streamed=streamed, tools=called)
         if body.get("stream") is not True:
             emu._bill(ident["model"], usage)
             self._send_json(200, completion_body(reply, usage=usage, **ident))

@@ -62,9 +62,42 @@ def _forced_tool(body: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def contract_reply(body: dict[str, Any], messages: list[Any]) -> Reply:
-    """An unscripted reply honouring ``tool_choice`` and ``response_format``; else the echo."""
+def _auto_tool(body: dict[str, Any], messages: list[Any]) -> dict[str, Any] | None:
+    """``tools="auto"``: the first offered tool, unless the turn already has a tool result."""
+    if body.get("tool_choice") == "none":
+        return None
+    tools = [t for t in body.get("tools") or [] if isinstance(t, dict) and t.get("function")]
+    if not tools or _tool_results(messages):
+        return None
+    return tools[0]["function"]
+
+
+def _tool_results(messages: list[Any]) -> list[str]:
+    """Contents of the tool messages after the last user message (this turn's results)."""
+    results: list[str] = []
+    for message in reversed(messages):
+        if not isinstance(message, dict) or message.get("role") == "user":
+            break
+        if message.get("role") == "tool":
+            content = message.get("content")
+            if isinstance(content, list):  # content parts
+                content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            results.insert(0, str(content))
+    return results
+
+
+def contract_reply(body: dict[str, Any], messages: list[Any], *, tools: str = "off") -> Reply:
+    """An unscripted reply honouring ``tool_choice`` and ``response_format``; else the echo.
+
+    With ``tools="auto"`` an offered tool is called once per turn (the first one, with
+    schema-shaped arguments), and the answer after its result quotes that result, so an agent
+    completes its tool loop.
+    """
     tool = _forced_tool(body)
+    if tool is None and tools == "auto":
+        tool = _auto_tool(body, messages)
+        if tool is None and (results := _tool_results(messages)):
+            return Reply(content="The tool returned: " + "; ".join(results))
     if tool is not None:
         args = schema_instance(tool.get("parameters") or {"type": "object"}) or {}
         return Reply(tool_calls=[{"name": tool.get("name", ""), "arguments": args}])

@@ -25,12 +25,13 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 from holysheep.testing._emulator_http import Fault, RelayServer, StreamFault
+from holysheep.testing._emulator_log import CallLog
 from holysheep.testing._emulator_wire import RecordedRequest, Reply, error_type
 
 __all__ = ["DEFAULT_MODELS", "DEFAULT_PORT", "RecordedRequest", "RelayEmulator", "Reply", "main"]
@@ -50,6 +51,8 @@ DEFAULT_MODELS: tuple[str, ...] = (
     "qwen3-max",
 )
 DEFAULT_PORT = 8765
+TOOL_MODES = ("off", "auto")
+"""``off``: tools are called only when ``tool_choice`` forces one; ``auto``: see RelayEmulator."""
 
 
 class RelayEmulator:
@@ -57,6 +60,8 @@ class RelayEmulator:
 
     Attributes:
         models: Model ids served by ``GET /models`` and accepted by chat.
+        tools: ``"auto"``: unscripted requests that offer tools get a call to the first one
+            (schema-shaped arguments), then, once its result is sent, an answer quoting it.
         latency: Seconds slept before answering each chat request (settable).
         requests: Every request received, secrets redacted.
         billed: ``(served model, usage dict)`` of every answer, in order: what the relay
@@ -73,10 +78,20 @@ class RelayEmulator:
         models: Sequence[str] | None = None,
         api_key: str | None = None,
         latency: float = 0.0,
+        tools: str = "off",
+        log: Callable[[str], None] | None = None,
     ) -> None:
-        """Configure (nothing is bound until :meth:`start`); ``port=0`` picks a free port."""
+        """Configure (nothing is bound until :meth:`start`); ``port=0`` picks a free port.
+
+        ``tools="auto"`` calls the first offered tool once per turn, then answers with its
+        result (for agents); ``log`` receives one line per request (model, tokens, cost).
+        """
         if latency < 0:
             raise ValueError("latency must be >= 0")
+        if tools not in TOOL_MODES:
+            raise ValueError(f"tools must be one of {', '.join(TOOL_MODES)}, not {tools!r}")
+        self.tools = tools
+        self.log = CallLog(log) if log is not None else None
         self.host = host
         self.models: tuple[str, ...] = tuple(DEFAULT_MODELS if models is None else models)
         self.latency = float(latency)
@@ -317,21 +332,77 @@ class _RandomFaults:
     rng: random.Random
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Serve the emulator in the foreground until Ctrl-C."""
-    parser = argparse.ArgumentParser(description="Run the HolySheep relay emulator.")
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The emulator's command-line options (also behind ``holysheep emulate``)."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Run the HolySheep relay emulator on loopback: any API key works, each "
+        "request is logged with its model, tokens and cost (never the key).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the emulator's options to ``parser``."""
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (0 = any free)")
-    parser.add_argument("--api-key", default=None, help="require exactly this bearer token")
+    parser.add_argument("--port", type=_port, default=DEFAULT_PORT, help="port; 0 picks a free one")
+    parser.add_argument(
+        "--api-key",
+        "--emulator-key",
+        dest="emulator_key",
+        default=None,
+        help="require exactly this bearer token (default: any non-empty key works)",
+    )
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each reply")
-    args = parser.parse_args(argv)
-    emulator = RelayEmulator(args.host, args.port, api_key=args.api_key, latency=args.latency)
+    parser.add_argument(
+        "--tools",
+        choices=TOOL_MODES,
+        default="off",
+        help="auto: call the first offered tool once per turn, then answer with its result "
+        "(lets LangGraph and LlamaIndex agents finish a tool loop)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+
+
+def _port(text: str) -> int:
+    """A ``--port`` value: 0 (any free port) to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 0 (any free) to 65535")
+    return port
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Serve with parsed options in the foreground until Ctrl-C."""
+    if args.latency < 0:
+        print("--latency must be 0 or more seconds", file=sys.stderr)
+        return 2
+    emulator = RelayEmulator(
+        args.host,
+        args.port,
+        api_key=args.emulator_key,
+        latency=args.latency,
+        tools=args.tools,
+        log=None if args.quiet else _print_line,
+    )
     try:
         emulator.start()
     except OSError as exc:
         print(f"cannot bind {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"HolySheep relay emulator on {emulator.base_url}", flush=True)
+    url = emulator.base_url
+    print(f"HolySheep relay emulator on {url}", flush=True)
+    key = "only the key given with --api-key works" if args.emulator_key else "any API key works"
+    print(
+        f"  {key}; point a client at it with HOLYSHEEP_BASE_URL={url} "
+        f"(OpenAI clients: base_url={url}); tools: {args.tools}; Ctrl-C stops it",
+        flush=True,
+    )
     try:
         while True:
             time.sleep(3600)
@@ -340,6 +411,15 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         emulator.stop()
     return 0
+
+
+def _print_line(line: str) -> None:
+    print(line, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the emulator in the foreground until Ctrl-C."""
+    return serve(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":
