@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -27,7 +27,7 @@ import redis
 from holysheep.errors import ConfigurationError
 
 from ._aggregate import Query, aggregate, matches
-from ._backend import Facets
+from ._backend import CommitItem, Facets
 from ._budgets import from_nano, to_nano, window, window_start
 from ._errors import redis_error, scrub
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
@@ -153,31 +153,63 @@ class RedisBackend:
             return False
         return Refusal(_budget(reply[1]), from_nano(reply[2]), from_nano(reply[3]))
 
+    def _commit_call(
+        self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
+    ) -> tuple[list[str], list[str]]:
+        """The keys and arguments of the commit script for one entry."""
+        cost = entry.cost
+        served, requested = models[0], models[-1]  # the façade passes (served, requested)
+        keys = [self._k_keys, self._k_entries, self._k_budgets, self._k_spent, self._k_holds]
+        return keys, [
+            entry.key,
+            f"{entry.ts_us / 1_000_000:.6f}",
+            json.dumps(entry.as_dict(), separators=(",", ":")),
+            "" if cost is None else str(to_nano(cost.total_usd, up=True)),
+            entry.user or "",
+            entry.app or "",
+            entry.task or "",
+            served,
+            requested,
+            window("day", now),
+            window("month", now),
+            hold_id or "",
+        ]
+
     @_translated
     def commit(
         self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
     ) -> bool:
         """One script call: record once, charge budgets, release the hold."""
-        cost = entry.cost
-        served, requested = models[0], models[-1]  # the façade passes (served, requested)
-        reply = self._commit(
-            keys=[self._k_keys, self._k_entries, self._k_budgets, self._k_spent, self._k_holds],
-            args=[
-                entry.key,
-                f"{entry.ts_us / 1_000_000:.6f}",
-                json.dumps(entry.as_dict(), separators=(",", ":")),
-                "" if cost is None else str(to_nano(cost.total_usd, up=True)),
-                entry.user or "",
-                entry.app or "",
-                entry.task or "",
-                served,
-                requested,
-                window("day", now),
-                window("month", now),
-                hold_id or "",
-            ],
-        )
-        return bool(reply)
+        keys, args = self._commit_call(entry, models, hold_id, now)
+        return bool(self._commit(keys=keys, args=args))
+
+    @_translated
+    def commit_many(self, items: Sequence[CommitItem]) -> list[bool]:
+        """Group commit: one pipeline of commit scripts (each atomic), one round trip."""
+        calls = [self._commit_call(*item) for item in items]
+        replies: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for attempt in range(2):  # again after loading the script into a restarted server
+            pipe = self._client.pipeline(transaction=False)
+            for i in todo:
+                keys, args = calls[i]
+                pipe.evalsha(self._commit.sha, len(keys), *keys, *args)
+            results = pipe.execute(raise_on_error=False)
+            missing = []
+            for i, result in zip(todo, results, strict=True):
+                if isinstance(result, redis.exceptions.NoScriptError):
+                    missing.append(i)
+                elif isinstance(result, Exception):
+                    raise result
+                else:
+                    replies[i] = result
+            if not missing:
+                break
+            if attempt:
+                raise redis.exceptions.NoScriptError("the commit script cannot be loaded")
+            self._client.script_load(COMMIT)
+            todo = missing
+        return [bool(r) for r in replies]
 
     @_translated
     def release(self, hold_id: str) -> None:

@@ -18,7 +18,7 @@ import functools
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from holysheep.errors import ConfigurationError
 
 from ._aggregate import Query
-from ._backend import Facets
+from ._backend import CommitItem, Facets
 from ._budgets import Hold, find_refusal, reserved_for, window, window_start
 from ._errors import ledger_error, sqlite_error
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
@@ -312,6 +312,34 @@ class SQLiteBackend:
                 spent = (Decimal(row[0]) if row else _ZERO) + amount
                 conn.execute(_SET_SPENT, (budget.id, win, str(spent)))
             return True
+
+    @_translated
+    def commit_many(self, items: Sequence[CommitItem]) -> list[bool]:
+        """Group commit: each item as ``commit`` would record it, all in one transaction.
+
+        Budget counters are read and written once per (budget, window) for the whole batch.
+        """
+        recorded: list[bool] = []
+        charges: dict[tuple[str, str], Decimal] = {}
+        with self._write(self._settle_ms) as conn:
+            holds = [(hold,) for _, _, hold, _ in items if hold is not None]
+            if holds:
+                conn.executemany("DELETE FROM reservations WHERE id = ?", holds)
+            budgets = self._budgets(conn)
+            for entry, models, _hold, now in items:
+                new = conn.execute(INSERT_ENTRY, entry_row(entry)).rowcount > 0
+                recorded.append(new)
+                if not new or entry.cost is None or not budgets:
+                    continue
+                amount = entry.cost.total_usd
+                for budget in Facets.of_entry(entry, models).applicable(budgets):
+                    slot = (budget.id, window(budget.period, now))
+                    charges[slot] = charges.get(slot, _ZERO) + amount
+            for (budget_id, win), amount in charges.items():
+                row = conn.execute(_SPENT, (budget_id, win)).fetchone()
+                spent = (Decimal(row[0]) if row else _ZERO) + amount
+                conn.execute(_SET_SPENT, (budget_id, win, str(spent)))
+        return recorded
 
     @_translated
     def release(self, hold_id: str) -> None:
