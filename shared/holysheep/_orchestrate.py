@@ -58,8 +58,13 @@ class Metering:
             ledger = client.ledger
             if ledger is None:
                 return
-            self._reservation = ledger.reserve(call.model, _lazy_estimate(ledger, client, call),
-                                               call.attribution)
+            hold = getattr(ledger, "_hold", None)  # a CostLedger: None when nothing is held
+            if hold is not None:
+                self._reservation = hold(call.model, lambda: _estimate(client, call),
+                                         call.attribution)
+            else:  # a ledger of the caller's own making
+                self._reservation = ledger.reserve(call.model, _estimate(client, call),
+                                                   call.attribution)
         except LedgerError as exc:
             if client.on_ledger_error != "allow":
                 raise
@@ -76,15 +81,16 @@ class Metering:
             ledger = client.ledger
             if ledger is None:
                 return meter
-            areserve = getattr(ledger, "areserve", None)
-            estimate = _lazy_estimate(ledger, client, call)
-            if areserve is not None:
-                meter._reservation = await areserve(call.model, estimate, call.attribution)
+            ahold = getattr(ledger, "_ahold", None)
+            if ahold is not None:
+                meter._reservation = await ahold(
+                    call.model, lambda: _estimate(client, call), call.attribution
+                )
             else:  # a ledger of the caller's own making: its sync method, off the loop
                 import asyncio
 
                 meter._reservation = await asyncio.to_thread(
-                    ledger.reserve, call.model, estimate, call.attribution
+                    ledger.reserve, call.model, _estimate(client, call), call.attribution
                 )
         except LedgerError as exc:
             if client.on_ledger_error != "allow":
@@ -177,16 +183,6 @@ def _billed_not_recorded(info: CallInfo, exc: Exception) -> None:
         RuntimeWarning,
         stacklevel=3,
     )
-
-
-def _lazy_estimate(ledger: Any, client: _ClientBase, call: _Call) -> Any:
-    """The call's estimate: computed only if a budget applies for a ``CostLedger`` (which
-    takes a callable), at once for a ledger of the caller's own making."""
-    from .ledger import CostLedger
-
-    if isinstance(ledger, CostLedger):
-        return lambda: _estimate(client, call)
-    return _estimate(client, call)
 
 
 def _estimate(client: _ClientBase, call: _Call) -> Any:

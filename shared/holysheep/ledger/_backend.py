@@ -21,9 +21,10 @@ __all__ = ["CommitItem", "Facets", "LedgerBackend"]
 CommitItem = tuple[LedgerEntry, tuple[str, ...], "str | None", float]
 """What ``commit`` takes, as one tuple: entry, catalogue models, hold id, now.
 
-A backend may also offer ``commit_many(items: Sequence[CommitItem]) -> list[bool]`` (each item as
-``commit`` would record it, in one transaction or pipeline, raising ``LedgerError`` for the whole
-batch); the ledger then records billed calls in batches on a writer thread (group commit).
+A backend may also offer ``commit_many(items, rows) -> list[bool]`` (each item as ``commit`` would
+record it, in one transaction or pipeline, raising ``LedgerError`` for the whole batch; ``rows``
+are the entries as ``_sqlite_schema.entry_row`` gives them, already built); the ledger then
+records billed calls in batches on a writer thread (group commit).
 """
 
 

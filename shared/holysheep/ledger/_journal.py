@@ -1,6 +1,7 @@
 """The journal: billed calls waiting for the group-commit writer, safe on disk before it runs.
 
-Each record is one JSON line appended with a single ``write`` to a file only this process holds
+Each record is one JSON line (``[row, models, hold id]``, the row as the SQLite schema stores an
+entry: ``entry_row``) appended with a single ``write`` to a file only this process holds
 (``journal-<pid>-<id>.jsonl`` in the spool folder, ``flock``-ed while open), so a call that
 returned survives the process being killed: the page cache keeps what was written. No ``fsync``
 (the SQLite ledger runs ``synchronous=NORMAL`` too: a power cut may lose the last moments, a crash
@@ -20,8 +21,9 @@ import os
 import threading
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 try:
     import fcntl
@@ -29,12 +31,14 @@ except ImportError:  # pragma: no cover - Windows: no journal, calls are recorde
     fcntl = None  # type: ignore[assignment]
 
 from ._model import LedgerEntry
+from ._sqlite_schema import entry_from_row
 
 __all__ = ["JOURNAL_GLOB", "Journal", "has_orphan", "replay_orphans"]
 
 logger = logging.getLogger("holysheep.ledger")
 
 JOURNAL_GLOB = "journal-*.jsonl"
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 _ROTATE_BYTES = 4 << 20
 """A journal file this big stops taking records; a new one starts (the old goes once done)."""
 
@@ -60,10 +64,9 @@ class Journal:
         self._segments: deque[_Segment] = deque()
         self._pid = os.getpid()
 
-    def append(self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None) -> None:
+    def append(self, row: Sequence[Any], models: tuple[str, ...], hold_id: str | None) -> None:
         """Write one record (one ``write`` call); raises ``OSError`` when the disk refuses."""
-        record = {"entry": entry.as_dict(), "models": list(models), "hold": hold_id}
-        line = json.dumps(record, separators=(",", ":")).encode() + b"\n"
+        line = _encode([row, models, hold_id]).encode() + b"\n"
         with self._lock:
             segment = self._current()
             os.write(segment.fd, line)
@@ -183,14 +186,13 @@ def replay_orphans(directory: Path, commit: Commit) -> int:
                 lines = raw.read().splitlines()
             for line in lines:
                 try:
-                    record = json.loads(line)
-                    entry = LedgerEntry.from_dict(record["entry"])
-                    models = tuple(record["models"])
-                except (ValueError, KeyError, TypeError) as exc:  # a line cut by a full disk
+                    row, models, hold = json.loads(line)
+                    entry = entry_from_row(tuple(row))
+                except (ValueError, KeyError, TypeError, ArithmeticError) as exc:  # a torn line
                     logger.error("holysheep: skipped an unreadable journal line in %s (%s)",
                                  path, exc)
                     continue
-                if commit(entry, models, record.get("hold")):
+                if commit(entry, tuple(models), hold):
                     new += 1
             with contextlib.suppress(OSError):
                 path.unlink()

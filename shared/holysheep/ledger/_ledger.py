@@ -46,7 +46,7 @@ LEDGER_ENV = "HOLYSHEEP_LEDGER"
 _NO_ATTRIBUTION = Attribution()
 _REPLAY_BATCH = 32
 """Spooled records replayed after one successful call (the rest after the next ones)."""
-_COMMIT_WINDOW_S = 0.004
+_COMMIT_WINDOW_S = 0.008
 """Group commit: a settled call waits at most this long for others to share its transaction."""
 _CLOSE_WAIT_S = 30.0
 """``close()`` and interpreter exit wait this long at most for the writer (then the journal
@@ -405,14 +405,8 @@ class CostLedger:
                 budget applies (fail closed); nothing should be sent.
             LedgerError: the ledger cannot be reached; nothing should be sent.
         """
-        budgets = self._known_budgets()
-        if budgets is None:
-            budgets = self._read_budgets()
-        reservation, amount = self._reservation(model, estimated_usd, attribution, budgets)
-        if not reservation.held:
-            return reservation
-        outcome = self._store_hold(reservation)
-        return self._reserved(reservation, outcome, amount)
+        held = self._hold(model, estimated_usd, attribution)
+        return held if held is not None else self._nothing_held(model, estimated_usd, attribution)
 
     async def areserve(
         self,
@@ -421,14 +415,50 @@ class CostLedger:
         attribution: Attribution | None = None,
     ) -> Reservation:
         """``reserve`` without blocking the event loop (the store is asked on another thread)."""
+        held = await self._ahold(model, estimated_usd, attribution)
+        return held if held is not None else self._nothing_held(model, estimated_usd, attribution)
+
+    def _hold(
+        self, model: str, estimated_usd: Any, attribution: Attribution | None
+    ) -> Reservation | None:
+        """The reservation for a call, or None when no budget applies (no store round trip)."""
+        budgets = self._known_budgets()
+        if budgets is None:
+            budgets = self._read_budgets()
+        if not budgets:
+            return None
+        reservation = self._reservation(model, estimated_usd, attribution, budgets)
+        if reservation is None:
+            return None
+        return self._reserved(reservation, self._store_hold(reservation))
+
+    async def _ahold(
+        self, model: str, estimated_usd: Any, attribution: Attribution | None
+    ) -> Reservation | None:
+        """``_hold`` without blocking the event loop."""
         budgets = self._known_budgets()
         if budgets is None:
             budgets = await self._off_loop(self._read_budgets)
-        reservation, amount = self._reservation(model, estimated_usd, attribution, budgets)
-        if not reservation.held:
-            return reservation
+        if not budgets:
+            return None
+        reservation = self._reservation(model, estimated_usd, attribution, budgets)
+        if reservation is None:
+            return None
         outcome = await self._off_loop(self._store_hold, reservation, _release_if_held=True)
-        return self._reserved(reservation, outcome, amount)
+        return self._reserved(reservation, outcome)
+
+    def _nothing_held(
+        self, model: str, estimated_usd: Any, attribution: Attribution | None
+    ) -> Reservation:
+        """The reservation of a call no budget applies to: it holds nothing."""
+        amount = (
+            Decimal(0) if estimated_usd is None or callable(estimated_usd)
+            else _decimal(estimated_usd, "estimated_usd")
+        )
+        return Reservation(
+            uuid.uuid4().hex, self.canonical_model(model), amount,
+            attribution or _NO_ATTRIBUTION, self._clock() + self.reservation_ttl_s, False,
+        )
 
     def _reservation(
         self,
@@ -436,23 +466,23 @@ class CostLedger:
         estimated_usd: Any,
         attribution: Attribution | None,
         budgets: list[Budget],
-    ) -> tuple[Reservation, Decimal]:
-        """The reservation to store (``held``), or an empty one when no cached budget applies.
+    ) -> Reservation | None:
+        """The reservation to store, or None when no (cached) budget applies to the call.
 
         Raises ``BudgetExceededError`` for an unpriced call a budget applies to (fail closed).
         """
         att = attribution or _NO_ATTRIBUTION
         canonical = self.canonical_model(model)
-        expires = self._clock() + self.reservation_ttl_s
         applicable = Facets(att.user, att.app, att.task, (canonical,)).applicable(budgets)
-        if callable(estimated_usd):
-            estimated_usd = estimated_usd() if applicable else Decimal(0)
-        amount = Decimal(0) if estimated_usd is None else _decimal(estimated_usd, "estimated_usd")
         if not applicable:
-            return Reservation(uuid.uuid4().hex, canonical, amount, att, expires, False), amount
+            return None
+        if callable(estimated_usd):
+            estimated_usd = estimated_usd()
         if estimated_usd is None:
             raise unpriced_error(applicable[0], model)
-        return Reservation(uuid.uuid4().hex, canonical, amount, att, expires), amount
+        amount = _decimal(estimated_usd, "estimated_usd")
+        expires = self._clock() + self.reservation_ttl_s
+        return Reservation(uuid.uuid4().hex, canonical, amount, att, expires)
 
     def _store_hold(self, reservation: Reservation) -> Any:
         """Check and hold in the store (True, False when no budget applies, or a refusal)."""
@@ -460,13 +490,13 @@ class CostLedger:
         self._drain()
         return outcome
 
-    def _reserved(self, reservation: Reservation, outcome: Any, amount: Decimal) -> Reservation:
+    def _reserved(self, reservation: Reservation, outcome: Any) -> Reservation:
         """The reservation the store's ``outcome`` gives, or the refusal raised."""
         if outcome is True:
             return reservation
         if outcome is False:  # the budget went away meanwhile: nothing held
             return dataclasses.replace(reservation, held=False)
-        raise exceeded_error(outcome, reservation.model, amount, self._clock())
+        raise exceeded_error(outcome, reservation.model, reservation.amount_usd, self._clock())
 
     def settle(self, reservation: Reservation | None, info: CallInfo) -> LedgerEntry | None:
         """Record the call once, charge its budgets and release its reservation, atomically.

@@ -19,14 +19,18 @@ from typing import Any
 from ._backend import CommitItem
 from ._journal import Journal
 from ._model import LedgerEntry
+from ._sqlite_schema import entry_row
 from ._writer import GroupWriter
 
 __all__ = ["Recorder"]
 
 logger = logging.getLogger("holysheep.ledger")
 
-Item = tuple[LedgerEntry, tuple[str, ...], "str | None", float, "Future[Any] | None"]
-"""A posted record: entry, models, hold id, now, and a future for whoever waits on its outcome."""
+Item = tuple[
+    LedgerEntry, tuple[str, ...], "str | None", float, "Future[Any] | None", tuple[Any, ...]
+]
+"""A posted record: entry, models, hold id, now, a future for whoever waits on its outcome, and
+the entry as a row (``entry_row``: the journal's form, and the SQLite backend's)."""
 Spooler = Callable[[LedgerEntry, tuple[str, ...], "str | None", BaseException], None]
 
 
@@ -35,7 +39,7 @@ class Recorder:
 
     def __init__(
         self,
-        commit_many: Callable[[list[CommitItem]], list[bool]],
+        commit_many: Callable[[list[CommitItem], list[tuple[Any, ...]]], list[bool]],
         journal: Journal,
         spool: Spooler,
         after: Callable[[], None],
@@ -64,9 +68,10 @@ class Recorder:
 
         False (nothing queued) when the journal cannot be written: record the call directly.
         """
+        row = entry_row(entry)
         with self._order:  # journal lines and the writer's queue in the same order
             try:
-                self._journal.append(entry, models, hold)
+                self._journal.append(row, models, hold)
             except OSError as exc:  # no crash safety: the caller records it the slow way
                 if not self._warned_journal:
                     self._warned_journal = True
@@ -75,7 +80,7 @@ class Recorder:
                         "are recorded one by one", self._journal.directory, exc,
                     )
                 return False
-            self.writer.post((entry, models, hold, now, future))
+            self.writer.post((entry, models, hold, now, future, row))
         return True
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -94,9 +99,11 @@ class Recorder:
     def _write(self, items: list[Item]) -> None:
         """On the writer thread: commit one batch, or spool it; never raises."""
         try:
-            recorded = self._commit_many([(e, m, h, n) for e, m, h, n, _ in items])
+            recorded = self._commit_many(
+                [(e, m, h, n) for e, m, h, n, _f, _r in items], [item[5] for item in items]
+            )
         except Exception as exc:  # LedgerError, or a backend's own bug: keep every record
-            for entry, models, hold, _now, future in items:
+            for entry, models, hold, _now, future, _row in items:
                 try:
                     self._spool(entry, models, hold, exc)
                 except Exception:  # the warning itself, under warnings-as-errors
@@ -105,7 +112,7 @@ class Recorder:
                     future.set_result(entry)
             self._journal.finished(len(items))
             return
-        for (entry, _m, _h, _n, future), new in zip(items, recorded, strict=True):
+        for (entry, _m, _h, _n, future, _r), new in zip(items, recorded, strict=True):
             if future is not None:
                 future.set_result(entry if new else None)
         self._journal.finished(len(items))

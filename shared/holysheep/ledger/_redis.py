@@ -184,8 +184,11 @@ class RedisBackend:
         return bool(self._commit(keys=keys, args=args))
 
     @_translated
-    def commit_many(self, items: Sequence[CommitItem]) -> list[bool]:
-        """Group commit: one pipeline of commit scripts (each atomic), one round trip."""
+    def commit_many(self, items: Sequence[CommitItem], rows: Any = None) -> list[bool]:
+        """Group commit: one pipeline of commit scripts (each atomic), one round trip.
+
+        ``rows`` (the SQLite form of the entries) is not needed here.
+        """
         calls = [self._commit_call(*item) for item in items]
         replies: list[Any] = [None] * len(calls)
         todo = list(range(len(calls)))

@@ -314,21 +314,35 @@ class SQLiteBackend:
             return True
 
     @_translated
-    def commit_many(self, items: Sequence[CommitItem]) -> list[bool]:
+    def commit_many(
+        self, items: Sequence[CommitItem], rows: Sequence[tuple[Any, ...]] | None = None
+    ) -> list[bool]:
         """Group commit: each item as ``commit`` would record it, all in one transaction.
 
-        Budget counters are read and written once per (budget, window) for the whole batch.
+        ``rows``: the entries as ``entry_row`` built them already. Budget counters are read and
+        written once per (budget, window) for the whole batch.
         """
-        recorded: list[bool] = []
+        if rows is None:
+            rows = [entry_row(entry) for entry, _m, _h, _n in items]
+        keys = [entry.key for entry, _m, _h, _n in items]
         charges: dict[tuple[str, str], Decimal] = {}
         with self._write(self._settle_ms) as conn:
             holds = [(hold,) for _, _, hold, _ in items if hold is not None]
             if holds:
                 conn.executemany("DELETE FROM reservations WHERE id = ?", holds)
+            seen = {
+                key for (key,) in conn.execute(
+                    f"SELECT dedup FROM entries WHERE dedup IN ({', '.join('?' * len(keys))})",
+                    keys,
+                )
+            }
+            recorded = []
+            for key in keys:  # new unless recorded before, or earlier in this batch
+                recorded.append(key not in seen)
+                seen.add(key)
+            conn.executemany(INSERT_ENTRY, rows)
             budgets = self._budgets(conn)
-            for entry, models, _hold, now in items:
-                new = conn.execute(INSERT_ENTRY, entry_row(entry)).rowcount > 0
-                recorded.append(new)
+            for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
                 if not new or entry.cost is None or not budgets:
                     continue
                 amount = entry.cost.total_usd
