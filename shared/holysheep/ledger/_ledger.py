@@ -11,12 +11,13 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import functools
+import itertools
 import logging
 import os
 import time
 import uuid
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -80,6 +81,19 @@ def open_backend(url: str) -> LedgerBackend:
         f"unknown ledger {redact_url(url)!r}: use 'memory', 'sqlite:///path.db' or "
         f"'redis://host:port/db' (the backend argument or {LEDGER_ENV})"
     )
+
+
+_ids: tuple[int, str, Iterator[int]] = (0, "", itertools.count())
+
+
+def _hold_id() -> str:
+    """A reservation id unique across processes: a random per-process prefix and a counter
+    (no ``os.urandom`` per call: a syscall there hands the GIL to the writer thread)."""
+    global _ids
+    pid, prefix, counter = _ids
+    if pid != os.getpid():
+        _ids = pid, prefix, counter = os.getpid(), uuid.uuid4().hex[:20], itertools.count()
+    return f"{prefix}{next(counter):012x}"
 
 
 def redact_url(url: str) -> str:
@@ -444,7 +458,7 @@ class CostLedger:
         reservation = self._reservation(model, estimated_usd, attribution, budgets)
         if reservation is None:
             return None
-        outcome = await self._off_loop(self._store_hold, reservation, _release_if_held=True)
+        outcome = await self._off_loop(self._store_holds, reservation, _release_if_held=True)
         return self._reserved(reservation, outcome)
 
     def _nothing_held(
@@ -482,13 +496,24 @@ class CostLedger:
             raise unpriced_error(applicable[0], model)
         amount = _decimal(estimated_usd, "estimated_usd")
         expires = self._clock() + self.reservation_ttl_s
-        return Reservation(uuid.uuid4().hex, canonical, amount, att, expires)
+        return Reservation(_hold_id(), canonical, amount, att, expires)
 
     def _store_hold(self, reservation: Reservation) -> Any:
         """Check and hold in the store (True, False when no budget applies, or a refusal)."""
         outcome = self._backend.reserve(reservation, self._clock())
         self._drain()
         return outcome
+
+    def _store_holds(self, reservations: list[Reservation]) -> list[Any]:
+        """``_store_hold`` for reservations queued together: one transaction or pipeline."""
+        many = getattr(self._backend, "reserve_many", None)
+        now = self._clock()
+        if many is None:
+            outcomes = [self._backend.reserve(r, now) for r in reservations]
+        else:
+            outcomes = many(reservations, now)
+        self._drain()
+        return outcomes
 
     def _reserved(self, reservation: Reservation, outcome: Any) -> Reservation:
         """The reservation the store's ``outcome`` gives, or the refusal raised."""
@@ -593,11 +618,16 @@ class CostLedger:
         import asyncio
 
         if self._backend.url == "memory":
-            return fn(*args)
+            return fn(list(args))[0] if fn == self._store_holds else fn(*args)
         recorder = self._recorder
-        if recorder is None:
+        if fn == self._store_holds:  # one reservation; queued ones are checked together
+            if recorder is None:
+                return (await asyncio.to_thread(fn, list(args)))[0]
+            future = recorder.writer.call_many(fn, args[0])
+        elif recorder is None:
             return await asyncio.to_thread(fn, *args)
-        future = recorder.call(fn, *args)
+        else:
+            future = recorder.call(fn, *args)
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:

@@ -128,30 +128,35 @@ class RedisBackend:
 
     # ------------------------------------------------------------ holds and entries
 
-    @_translated
-    def reserve(self, reservation: Reservation, now: float) -> bool | Refusal:
-        """One script call: check every applicable budget, purge expired holds, hold."""
+    def _reserve_call(self, reservation: Reservation, now: float) -> tuple[list[str], list[str]]:
+        """The keys and arguments of the reserve script for one reservation."""
         att = reservation.attribution
-        reply = self._reserve(
-            keys=[self._k_budgets, self._k_spent, self._k_holds],
-            args=[
-                repr(now),
-                reservation.id,
-                str(to_nano(reservation.amount_usd, up=True)),
-                repr(reservation.expires_at),
-                att.user or "",
-                att.app or "",
-                att.task or "",
-                reservation.model,
-                window("day", now),
-                window("month", now),
-            ],
-        )
+        return [self._k_budgets, self._k_spent, self._k_holds], [
+            repr(now),
+            reservation.id,
+            str(to_nano(reservation.amount_usd, up=True)),
+            repr(reservation.expires_at),
+            att.user or "",
+            att.app or "",
+            att.task or "",
+            reservation.model,
+            window("day", now),
+            window("month", now),
+        ]
+
+    @staticmethod
+    def _reserve_outcome(reply: Any) -> bool | Refusal:
         if reply[0] == "held":
             return True
         if reply[0] == "free":
             return False
         return Refusal(_budget(reply[1]), from_nano(reply[2]), from_nano(reply[3]))
+
+    @_translated
+    def reserve(self, reservation: Reservation, now: float) -> bool | Refusal:
+        """One script call: check every applicable budget, purge expired holds, hold."""
+        keys, args = self._reserve_call(reservation, now)
+        return self._reserve_outcome(self._reserve(keys=keys, args=args))
 
     def _commit_call(
         self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
@@ -190,13 +195,25 @@ class RedisBackend:
         ``rows`` (the SQLite form of the entries) is not needed here.
         """
         calls = [self._commit_call(*item) for item in items]
+        return [bool(r) for r in self._pipelined(self._commit, COMMIT, calls)]
+
+    @_translated
+    def reserve_many(self, reservations: Sequence[Reservation], now: float) -> list[bool | Refusal]:
+        """Each reservation as ``reserve`` would judge it: one pipeline of reserve scripts."""
+        calls = [self._reserve_call(r, now) for r in reservations]
+        return [self._reserve_outcome(r) for r in self._pipelined(self._reserve, RESERVE, calls)]
+
+    def _pipelined(
+        self, script: Any, source: str, calls: list[tuple[list[str], list[str]]]
+    ) -> list[Any]:
+        """Run ``script`` once per (keys, args) in one pipeline (each run atomic); the replies."""
         replies: list[Any] = [None] * len(calls)
         todo = list(range(len(calls)))
         for attempt in range(2):  # again after loading the script into a restarted server
             pipe = self._client.pipeline(transaction=False)
             for i in todo:
                 keys, args = calls[i]
-                pipe.evalsha(self._commit.sha, len(keys), *keys, *args)
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
             results = pipe.execute(raise_on_error=False)
             missing = []
             for i, result in zip(todo, results, strict=True):
@@ -209,10 +226,10 @@ class RedisBackend:
             if not missing:
                 break
             if attempt:
-                raise redis.exceptions.NoScriptError("the commit script cannot be loaded")
-            self._client.script_load(COMMIT)
+                raise redis.exceptions.NoScriptError("a ledger script cannot be loaded")
+            self._client.script_load(source)
             todo = missing
-        return [bool(r) for r in replies]
+        return replies
 
     @_translated
     def release(self, hold_id: str) -> None:

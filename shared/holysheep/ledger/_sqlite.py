@@ -294,6 +294,58 @@ class SQLiteBackend:
             return True
 
     @_translated
+    def reserve_many(self, reservations: Sequence[Reservation], now: float) -> list[bool | Refusal]:
+        """Each reservation as ``reserve`` would judge it, in order, all in one transaction.
+
+        The holds and spending are read once; each hold taken counts against the next ones.
+        """
+        with self._write() as conn:
+            budgets = self._budgets(conn)
+            if not budgets:
+                return [False] * len(reservations)
+            conn.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
+            holds: list[Hold] | None = None
+            spent: dict[str, Decimal] = {}
+            reserved: dict[str, Decimal] = {}
+            out: list[bool | Refusal] = []
+            rows = []
+            for reservation in reservations:
+                facets = Facets.of_reservation(reservation)
+                applicable = facets.applicable(budgets)
+                if not applicable:
+                    out.append(False)
+                    continue
+                if holds is None:
+                    holds = [Hold(u, a, t, m, Decimal(x), e)
+                             for u, a, t, m, x, e in conn.execute(_HOLDS)]
+                amount = reservation.amount_usd
+                refusal: Refusal | None = None
+                for budget in applicable:
+                    if budget.id not in spent:
+                        row = conn.execute(_SPENT, (budget.id, window(budget.period, now)))
+                        found = row.fetchone()
+                        spent[budget.id] = Decimal(found[0]) if found else _ZERO
+                        reserved[budget.id] = reserved_for(budget, holds, now)
+                    if spent[budget.id] + reserved[budget.id] + amount > budget.limit_usd:
+                        refusal = Refusal(budget, spent[budget.id], reserved[budget.id])
+                        break
+                if refusal is not None:
+                    out.append(refusal)
+                    continue
+                for budget in applicable:
+                    reserved[budget.id] += amount
+                rows.append((reservation.id, facets.user, facets.app, facets.task,
+                             reservation.model, str(amount), reservation.expires_at))
+                out.append(True)
+            if rows:
+                conn.executemany(
+                    "INSERT INTO reservations (id, user, app, task, model, amount_usd, "
+                    "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            return out
+
+    @_translated
     def commit(
         self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
     ) -> bool:

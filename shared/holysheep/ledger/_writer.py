@@ -28,7 +28,8 @@ _MAX_BATCH = 512
 """A batch this big is written at once, without waiting out the window."""
 _IDLE_S = 30.0
 """A thread with nothing to do for this long ends (a ledger left open costs no thread)."""
-Call = tuple[Callable[..., Any], tuple[Any, ...], "Future[Any]"]
+Call = tuple[Callable[..., Any], tuple[Any, ...], "Future[Any]", bool]
+"""fn, args, future, and whether fn takes a list of args (calls queued together share one)."""
 
 
 class GroupWriter(Generic[T]):
@@ -69,14 +70,21 @@ class GroupWriter(Generic[T]):
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run ``fn(*args)`` on the writer thread soon; its outcome lands in the future."""
+        return self._queue((fn, args, Future(), False))
+
+    def call_many(self, fn_many: Callable[[list[Any]], list[Any]], arg: Any) -> Future[Any]:
+        """Like ``call``, but calls of ``fn_many`` queued together run as one ``fn_many(args)``
+        (a batch of reservations: one transaction or one pipeline); each gets its own result."""
+        return self._queue((fn_many, (arg,), Future(), True))
+
+    def _queue(self, call: Call) -> Future[Any]:
         if self._pid != os.getpid():
             self._reset()
-        future: Future[Any] = Future()
         with self._cond:
             self._ensure_thread()
-            self._calls.append((fn, args, future))
+            self._calls.append(call)
             self._cond.notify()
-        return future
+        return call[2]
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every item posted so far is written; False when ``timeout`` ran out."""
@@ -138,6 +146,30 @@ class GroupWriter(Generic[T]):
             calls, self._calls = self._calls, []
             return items, calls
 
+    @staticmethod
+    def _run_calls(calls: list[Call]) -> None:
+        """Run queued calls in order; neighbouring calls of one ``call_many`` function share
+        a single run."""
+        i = 0
+        while i < len(calls):
+            fn, args, _future, many = calls[i]
+            j = i + 1
+            if many:
+                while j < len(calls) and calls[j][3] and calls[j][0] is fn:
+                    j += 1
+            batch = [c for c in calls[i:j] if c[2].set_running_or_notify_cancel()]
+            i = j
+            if not batch:
+                continue
+            try:
+                results = fn([c[1][0] for c in batch]) if many else [fn(*args)]
+            except BaseException as exc:
+                for c in batch:
+                    c[2].set_exception(exc)
+                continue
+            for c, result in zip(batch, results, strict=True):
+                c[2].set_result(result)
+
     def _run(self) -> None:
         while True:
             work = self._next()
@@ -150,12 +182,7 @@ class GroupWriter(Generic[T]):
                 except BaseException:  # the write function spools what fails; this is a bug
                     logger.exception("holysheep: the ledger writer failed on %d record(s)",
                                      len(items))
-            for fn, args, future in calls:
-                if future.set_running_or_notify_cancel():
-                    try:
-                        future.set_result(fn(*args))
-                    except BaseException as exc:
-                        future.set_exception(exc)
+            self._run_calls(calls)
             with self._cond:
                 self._finished += len(items)
                 self._cond.notify_all()
