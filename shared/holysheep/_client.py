@@ -174,12 +174,12 @@ class HolySheepClient(_ClientBase):
         return completion
 
     async def _achat_call(self, call: _Call, plan: RoutePlan | None) -> ChatCompletion:
-        meter = Metering(self, call)
+        meter = await Metering.aopen(self, call)
         started, attempts = time.monotonic(), []
         try:
             completion = await self._retry_for(call).acall(lambda: self._asend(call, attempts))
         except BaseException:
-            meter.release()
+            await meter.arelease()
             raise
         self._settle(
             call,
@@ -228,12 +228,12 @@ class HolySheepClient(_ClientBase):
         self, stream: AsyncChatStream, call: _Call, plan: RoutePlan | None
     ) -> Any:
         stream._call, stream._plan = call, plan
-        meter = Metering(self, call)
+        meter = await Metering.aopen(self, call)
         try:
             with mapped_transport_errors(call.url):  # e.g. a gzip body that will not inflate
                 opened = await self._retry_for(call).acall(stream._open)
         except BaseException:
-            meter.release()
+            await meter.arelease()
             raise
         stream._meter = meter
         return opened

@@ -38,25 +38,66 @@ logger = logging.getLogger("holysheep")
 
 
 class Metering:
-    """A call's reservation with the ledger: taken before sending, settled or released after."""
+    """A call's reservation with the ledger: taken before sending, settled or released after.
 
-    __slots__ = ("_ledger", "_reservation")
+    ``Metering(client, call)`` reserves on the calling thread; ``await Metering.aopen(...)`` is
+    the event loop's twin, which never blocks the loop on the store. Settling a ``CostLedger``
+    with group commit (SQLite, Redis) only journals the record and queues it for the ledger's
+    writer thread, so it is cheap and non-blocking from either side.
+    """
 
-    def __init__(self, client: _ClientBase, call: _Call) -> None:
+    __slots__ = ("_ledger", "_loop", "_reservation")
+
+    def __init__(self, client: _ClientBase, call: _Call | None) -> None:
         self._ledger = ledger = None
         self._reservation = None
+        self._loop = False
+        if call is None:  # aopen fills it in
+            return
         try:
             ledger = client.ledger
             if ledger is None:
                 return
-            self._reservation = ledger.reserve(
-                call.model, _estimate(client, call), call.attribution
-            )
+            hold = getattr(ledger, "_hold", None)  # a CostLedger: None when nothing is held
+            if hold is not None:
+                self._reservation = hold(call.model, lambda: _estimate(client, call),
+                                         call.attribution)
+            else:  # a ledger of the caller's own making
+                self._reservation = ledger.reserve(call.model, _estimate(client, call),
+                                                   call.attribution)
         except LedgerError as exc:
             if client.on_ledger_error != "allow":
                 raise
             _warn_unchecked(exc)
         self._ledger = ledger
+
+    @classmethod
+    async def aopen(cls, client: _ClientBase, call: _Call) -> Metering:
+        """Reserve for ``call`` without blocking the event loop (async twin of the constructor)."""
+        meter = cls(client, None)
+        meter._loop = True
+        ledger = None
+        try:
+            ledger = client.ledger
+            if ledger is None:
+                return meter
+            ahold = getattr(ledger, "_ahold", None)
+            if ahold is not None:
+                meter._reservation = await ahold(
+                    call.model, lambda: _estimate(client, call), call.attribution
+                )
+            else:  # a ledger of the caller's own making: its sync method, off the loop
+                import asyncio
+
+                meter._reservation = await asyncio.to_thread(
+                    ledger.reserve, call.model, _estimate(client, call), call.attribution
+                )
+        except LedgerError as exc:
+            if client.on_ledger_error != "allow":
+                raise
+            _warn_unchecked(exc)
+        meter._ledger = ledger
+        return meter
 
     def settle(self, info: CallInfo) -> None:
         """Record the billed call once and release what was reserved beyond its cost.
@@ -67,15 +108,15 @@ class Metering:
         if ledger is None:
             return
         try:
+            soon = getattr(ledger, "_settle_soon", None)
+            if soon is not None and soon(self._reservation, info):
+                return  # journaled and queued: the writer records it within milliseconds
+            if self._loop and getattr(ledger, "url", None) != "memory":
+                _in_background(ledger, self._reservation, info)
+                return
             ledger.settle(self._reservation, info)
         except Exception as exc:  # the relay billed: the caller keeps the answer whatever happens
-            logger.error("holysheep: call %s was billed but not recorded", info.id, exc_info=True)
-            warnings.warn(
-                f"call {info.id} was billed but the ledger could not record it ({exc}); "
-                "see the holysheep error log",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+            _billed_not_recorded(info, exc)
 
     def release(self) -> None:
         """The call failed before it was billed: give the reservation back."""
@@ -83,9 +124,65 @@ class Metering:
         if ledger is None:
             return
         try:
+            soon = getattr(ledger, "_release_soon", None)
+            if soon is not None and soon(self._reservation):
+                return  # the writer thread drops the hold; nobody waits for it
             ledger.release(self._reservation)
         except LedgerError as exc:  # the hold expires on its own; keep the call's own error
             logger.warning("holysheep: could not release a reservation (%s)", exc)
+
+    async def arelease(self) -> None:
+        """``release`` without blocking the event loop."""
+        ledger = self._ledger
+        if ledger is None:
+            return
+        soon = getattr(ledger, "_release_soon", None)
+        if soon is not None and soon(self._reservation):
+            self._ledger = None
+            return
+        if getattr(ledger, "url", None) == "memory":
+            self.release()
+            return
+        import asyncio
+
+        self._ledger = None
+        try:
+            await asyncio.to_thread(ledger.release, self._reservation)
+        except LedgerError as exc:
+            logger.warning("holysheep: could not release a reservation (%s)", exc)
+
+
+_background: set[Any] = set()
+"""Settle tasks of ledgers without a writer thread, kept alive until they finish."""
+
+
+def _in_background(ledger: Any, reservation: Any, info: CallInfo) -> None:
+    """Settle on a worker thread from a task of the running loop (a ledger without a writer)."""
+    import asyncio
+
+    async def run() -> None:
+        try:
+            asettle = getattr(ledger, "asettle", None)
+            if asettle is not None:
+                await asettle(reservation, info)
+            else:
+                await asyncio.to_thread(ledger.settle, reservation, info)
+        except Exception as exc:
+            _billed_not_recorded(info, exc)
+
+    task = asyncio.get_running_loop().create_task(run())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def _billed_not_recorded(info: CallInfo, exc: Exception) -> None:
+    logger.error("holysheep: call %s was billed but not recorded", info.id, exc_info=exc)
+    warnings.warn(
+        f"call {info.id} was billed but the ledger could not record it ({exc}); "
+        "see the holysheep error log",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def _estimate(client: _ClientBase, call: _Call) -> Any:

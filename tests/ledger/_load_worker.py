@@ -68,3 +68,26 @@ def run(
             stats["ledger_ns"] += (t1 - t0) + (time.perf_counter_ns() - t2)
             stats["ops"] += 1
     results.put(stats)
+
+
+def run_client(ledger_url: str, base_url: str, calls: int, barrier: Any, results: Any) -> None:
+    """Make ``calls`` sync chat calls through a client that owns the ledger; put the outcomes."""
+    from holysheep import BudgetExceededError, HolySheepClient, RetryPolicy
+    from holysheep.ledger import CostLedger
+
+    stats = {"ids": [], "refused": 0}
+    with (
+        CostLedger(ledger_url) as ledger,
+        HolySheepClient(api_key="hs-load-test", base_url=base_url, ledger=ledger,
+                        retry=RetryPolicy(max_attempts=1)) as client,
+    ):
+        barrier.wait(timeout=120)
+        for n in range(calls):
+            try:
+                reply = client.chat(model=MODELS[n % len(MODELS)], messages=messages_for(99, n),
+                                    max_tokens=MAX_TOKENS, user=f"user-{n % 8}")
+            except BudgetExceededError:
+                stats["refused"] += 1
+            else:
+                stats["ids"].append(reply.id)
+    results.put(stats)

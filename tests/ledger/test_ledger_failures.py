@@ -108,6 +108,7 @@ def test_redis_shut_down_mid_flight_keeps_every_answer_and_replays_each_once(
             upstream.open()
             for t in threads:
                 t.join(60)
+            ledger.flush()  # the writer thread spools the batch it could not commit
     assert all(isinstance(r, holysheep.ChatCompletion) for r in results), results
     assert len(results) == IN_FLIGHT
     assert sum("spooled" in str(w.message) for w in caught) == IN_FLIGHT
@@ -161,6 +162,7 @@ def test_allow_sends_unchecked_while_redis_is_down_and_replays_later(
             second = asyncio.run(client.achat(model="gpt-4.1", messages=HELLO))
             with client.stream(model="gpt-4.1", messages=HELLO) as stream:
                 text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+            ledger.flush()  # the writer thread spools what it could not commit
         assert (first.text, second.text, text) == ("one", "two", "three")
         assert len(up.received) == 3
     messages = [str(w.message) for w in caught]
@@ -237,6 +239,7 @@ def test_sqlite_locked_after_billing_spools_quickly_and_replays_once(tmp_path: P
             upstream.open()
             thread.join(60)
             waited = time.monotonic() - started
+            ledger.flush()  # the writer waits settle_wait_s for the lock, then spools
             assert _spooled(ledger) == 1  # still locked: the record waits on disk
             lock.release()
     [reply] = results
@@ -306,6 +309,7 @@ def test_spooled_record_survives_the_process_and_is_replayed_by_the_next(tmp_pat
         FAKE_KEY, up.base_url, ledger=first
     ) as client, SQLiteLock(db), pytest.warns(LedgerSpoolWarning):
         reply = client.chat(model="gpt-4.1", messages=HELLO)
+        first.flush()
     first.close()
     with CostLedger(f"sqlite:///{db}") as second:
         [entry] = second.entries()

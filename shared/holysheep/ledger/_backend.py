@@ -16,7 +16,16 @@ from typing import Protocol, runtime_checkable
 from ._aggregate import Query
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
 
-__all__ = ["Facets", "LedgerBackend"]
+__all__ = ["CommitItem", "Facets", "LedgerBackend"]
+
+CommitItem = tuple[LedgerEntry, tuple[str, ...], "str | None", float]
+"""What ``commit`` takes, as one tuple: entry, catalogue models, hold id, now.
+
+A backend may also offer ``commit_many(items, rows) -> list[bool]`` (each item as ``commit`` would
+record it, in one transaction or pipeline, raising ``LedgerError`` for the whole batch; ``rows``
+are the entries as ``_sqlite_schema.entry_row`` gives them, already built); the ledger then
+records billed calls in batches on a writer thread (group commit).
+"""
 
 
 @dataclass(frozen=True, slots=True)

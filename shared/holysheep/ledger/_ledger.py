@@ -8,11 +8,16 @@ loads neither ``sqlite3`` nor ``redis``.
 
 from __future__ import annotations
 
+import atexit
+import dataclasses
+import functools
+import itertools
 import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -25,7 +30,9 @@ from holysheep.errors import ConfigurationError, LedgerError
 from ._aggregate import build_query
 from ._backend import Facets, LedgerBackend
 from ._budgets import exceeded_error, unpriced_error
+from ._journal import Journal
 from ._model import PERIODS, SCOPES, Budget, BudgetStatus, LedgerEntry, Reservation, TotalsRow
+from ._recorder import Recorder
 from ._spool import Spool, default_spool_dir, keep
 
 if TYPE_CHECKING:
@@ -40,6 +47,11 @@ LEDGER_ENV = "HOLYSHEEP_LEDGER"
 _NO_ATTRIBUTION = Attribution()
 _REPLAY_BATCH = 32
 """Spooled records replayed after one successful call (the rest after the next ones)."""
+_COMMIT_WINDOW_S = 0.008
+"""Group commit: a settled call waits at most this long for others to share its transaction."""
+_CLOSE_WAIT_S = 30.0
+"""``close()`` and interpreter exit wait this long at most for the writer (then the journal
+keeps what is left, for the next process to record)."""
 logger = logging.getLogger("holysheep.ledger")
 
 
@@ -69,6 +81,19 @@ def open_backend(url: str) -> LedgerBackend:
         f"unknown ledger {redact_url(url)!r}: use 'memory', 'sqlite:///path.db' or "
         f"'redis://host:port/db' (the backend argument or {LEDGER_ENV})"
     )
+
+
+_ids: tuple[int, str, Iterator[int]] = (0, "", itertools.count())
+
+
+def _hold_id() -> str:
+    """A reservation id unique across processes: a random per-process prefix and a counter
+    (no ``os.urandom`` per call: a syscall there hands the GIL to the writer thread)."""
+    global _ids
+    pid, prefix, counter = _ids
+    if pid != os.getpid():
+        _ids = pid, prefix, counter = os.getpid(), uuid.uuid4().hex[:20], itertools.count()
+    return f"{prefix}{next(counter):012x}"
 
 
 def redact_url(url: str) -> str:
@@ -120,6 +145,7 @@ class CostLedger:
         reservation_ttl_s: float = 900.0,
         clock: Callable[[], float] | None = None,
         spool_dir: str | os.PathLike[str] | None = None,
+        budget_cache_s: float = 1.0,
     ) -> None:
         """Open a ledger.
 
@@ -133,6 +159,10 @@ class CostLedger:
             clock: Epoch seconds now (``time.time``); tests inject their own.
             spool_dir: Where billed calls wait when the ledger cannot record them (default:
                 ``<file>.spool`` beside a SQLite file, else under ``$XDG_DATA_HOME/holysheep``).
+            budget_cache_s: How long this process trusts its copy of the budget list to skip
+                the reservation round trip of calls no budget applies to: a budget another
+                process sets binds this one's calls at most this many seconds later (one set
+                here binds at once). 0 reads the budgets before every call.
 
         Raises:
             ConfigurationError: an unknown URL, or a SQLite path that is a folder.
@@ -150,7 +180,23 @@ class CostLedger:
         self._clock = clock or time.time
         self._canonical_ids: dict[str, str] = {}
         self._spool_dir = None if spool_dir is None else Path(spool_dir)
+        self._budget_cache_s = float(budget_cache_s)
+        self._open_local()
+
+    def _open_local(self) -> None:
+        """This process's side: the spool, the budget cache and (SQLite, Redis) group commit."""
+        self._budget_view: tuple[float, list[Budget]] | None = None
         self._spool = self._open_spool()
+        self._recorder: Recorder | None = None
+        commit_many = getattr(self._backend, "commit_many", None)
+        if self._spool is None or commit_many is None or not Journal.available:
+            return  # memory (nothing to wait for), a custom backend, or no flock: one by one
+        self._recorder = Recorder(
+            commit_many, Journal(self._spool.directory), self._spool_failed, self._drain,
+            window_s=_COMMIT_WINDOW_S,
+        )
+        self._exit_hook = functools.partial(_finish_at_exit, weakref.ref(self))
+        atexit.register(self._exit_hook)
 
     def _open_spool(self) -> Spool | None:
         """The spool of this ledger (none for ``memory``, which cannot fail)."""
@@ -183,17 +229,48 @@ class CostLedger:
             raise TypeError(
                 "a memory ledger lives in one process; share sqlite:///... or redis://... instead"
             )
-        state = {"reservation_ttl_s": self.reservation_ttl_s, "spool_dir": self._spool_dir}
+        state = {
+            "reservation_ttl_s": self.reservation_ttl_s,
+            "spool_dir": self._spool_dir,
+            "budget_cache_s": self._budget_cache_s,
+        }
         return (CostLedger, (self.url,), state)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.reservation_ttl_s = state["reservation_ttl_s"]
         self._spool_dir = state.get("spool_dir")
-        self._spool = self._open_spool()
+        self._budget_cache_s = state.get("budget_cache_s", 1.0)
+        self._close_local()
+        self._open_local()
 
     def close(self) -> None:
-        """Release the backend's connections; safe to call twice."""
+        """Record what is still queued, then release the backend's connections; safe twice."""
+        self._close_local()
         self._backend.close()
+
+    def _close_local(self) -> None:
+        """Flush and stop the group-commit writer (what it cannot write stays journaled)."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            recorder.close(_CLOSE_WAIT_S)
+            atexit.unregister(self._exit_hook)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every call settled so far is committed (or spooled); False on timeout.
+
+        Billed calls are written in batches a few milliseconds after they settle; reads
+        (``totals``, ``entries``, ``budget_status``) and ``close()`` flush on their own.
+        """
+        recorder = self._recorder
+        return True if recorder is None else recorder.flush(timeout)
+
+    async def aflush(self) -> None:
+        """``flush`` without blocking the event loop."""
+        recorder = self._recorder
+        if recorder is not None and recorder.writer.pending():
+            import asyncio
+
+            await asyncio.to_thread(recorder.flush)
 
     def __enter__(self) -> CostLedger:
         return self
@@ -243,13 +320,17 @@ class CostLedger:
             ValueError: a bad scope, period, key or limit.
         """
         budget = self._budget(limit_usd, scope, key, period)
+        self.flush()  # the window's spending is recomputed from entries: include the queued
+        self._budget_view = None
         self._backend.put_budget(budget, self._clock(), self.canonical_model)
+        self._budget_view = None
         return budget
 
     def remove_budget(
         self, *, scope: Scope = "global", key: str | None = None, period: Period = "month"
     ) -> bool:
         """Remove a budget; False when there was none."""
+        self._budget_view = None
         return self._backend.delete_budget(self._budget(0, scope, key, period).id)
 
     def _budget(self, limit: Any, scope: str, key: str | None, period: str) -> Budget:
@@ -278,6 +359,10 @@ class CostLedger:
         With neither argument, every budget; otherwise those a call with this attribution (and
         model) would count against.
         """
+        self.flush()  # spent as committed, not still held by calls queued for the writer
+        return self._status(attribution, model)
+
+    def _status(self, attribution: Attribution | None, model: str | None) -> list[BudgetStatus]:
         facets = None
         if attribution is not None or model is not None:
             att = attribution or _NO_ATTRIBUTION
@@ -286,24 +371,44 @@ class CostLedger:
         return self._backend.status(facets, self._clock())
 
     def remaining_usd(self, attribution: Attribution, model: str | None = None) -> Decimal | None:
-        """The tightest remaining budget for such a call; ``None`` when no budget applies."""
-        status = self.budget_status(attribution or _NO_ATTRIBUTION, model)
+        """The tightest remaining budget for such a call; ``None`` when no budget applies.
+
+        Calls still queued for the writer count as held (their estimate), never as free.
+        """
+        status = self._status(attribution or _NO_ATTRIBUTION, model)
         return min((s.remaining_usd for s in status), default=None)
+
+    def _known_budgets(self) -> list[Budget] | None:
+        """The budget list if this process read it less than ``budget_cache_s`` ago."""
+        view = self._budget_view
+        if view is not None and view[0] > time.monotonic():
+            return view[1]
+        return None
+
+    def _read_budgets(self) -> list[Budget]:
+        """Read the budget list from the store and keep it for ``budget_cache_s``."""
+        budgets = self._backend.budgets()
+        self._budget_view = (time.monotonic() + self._budget_cache_s, budgets)
+        return budgets
 
     # ------------------------------------------------------------ calls
 
     def reserve(
         self,
         model: str,
-        estimated_usd: Decimal | str | float | None,
+        estimated_usd: Decimal | str | float | Callable[[], Decimal | None] | None,
         attribution: Attribution | None = None,
     ) -> Reservation:
         """Hold ``estimated_usd`` against every budget that applies, or refuse the call.
 
+        A call no budget applies to costs no round trip to the store (the budget list is
+        cached for ``budget_cache_s``) and its reservation holds nothing.
+
         Args:
             model: The model about to be called (for ``model`` budgets).
             estimated_usd: What the call may cost at most (``estimate_call_usd``); ``None``
-                when it cannot be priced (a model without catalogue prices).
+                when it cannot be priced (a model without catalogue prices). A callable
+                returning either is called only when a budget applies.
             attribution: Task, user, app and tags of the call.
 
         Returns:
@@ -314,29 +419,109 @@ class CostLedger:
                 budget applies (fail closed); nothing should be sent.
             LedgerError: the ledger cannot be reached; nothing should be sent.
         """
-        amount = Decimal(0) if estimated_usd is None else _decimal(estimated_usd, "estimated_usd")
+        held = self._hold(model, estimated_usd, attribution)
+        return held if held is not None else self._nothing_held(model, estimated_usd, attribution)
+
+    async def areserve(
+        self,
+        model: str,
+        estimated_usd: Decimal | str | float | Callable[[], Decimal | None] | None,
+        attribution: Attribution | None = None,
+    ) -> Reservation:
+        """``reserve`` without blocking the event loop (the store is asked on another thread)."""
+        held = await self._ahold(model, estimated_usd, attribution)
+        return held if held is not None else self._nothing_held(model, estimated_usd, attribution)
+
+    def _hold(
+        self, model: str, estimated_usd: Any, attribution: Attribution | None
+    ) -> Reservation | None:
+        """The reservation for a call, or None when no budget applies (no store round trip)."""
+        budgets = self._known_budgets()
+        if budgets is None:
+            budgets = self._read_budgets()
+        if not budgets:
+            return None
+        reservation = self._reservation(model, estimated_usd, attribution, budgets)
+        if reservation is None:
+            return None
+        return self._reserved(reservation, self._store_hold(reservation))
+
+    async def _ahold(
+        self, model: str, estimated_usd: Any, attribution: Attribution | None
+    ) -> Reservation | None:
+        """``_hold`` without blocking the event loop."""
+        budgets = self._known_budgets()
+        if budgets is None:
+            budgets = await self._off_loop(self._read_budgets)
+        if not budgets:
+            return None
+        reservation = self._reservation(model, estimated_usd, attribution, budgets)
+        if reservation is None:
+            return None
+        outcome = await self._off_loop(self._store_holds, reservation, _release_if_held=True)
+        return self._reserved(reservation, outcome)
+
+    def _nothing_held(
+        self, model: str, estimated_usd: Any, attribution: Attribution | None
+    ) -> Reservation:
+        """The reservation of a call no budget applies to: it holds nothing."""
+        amount = (
+            Decimal(0) if estimated_usd is None or callable(estimated_usd)
+            else _decimal(estimated_usd, "estimated_usd")
+        )
+        return Reservation(
+            uuid.uuid4().hex, self.canonical_model(model), amount,
+            attribution or _NO_ATTRIBUTION, self._clock() + self.reservation_ttl_s, False,
+        )
+
+    def _reservation(
+        self,
+        model: str,
+        estimated_usd: Any,
+        attribution: Attribution | None,
+        budgets: list[Budget],
+    ) -> Reservation | None:
+        """The reservation to store, or None when no (cached) budget applies to the call.
+
+        Raises ``BudgetExceededError`` for an unpriced call a budget applies to (fail closed).
+        """
         att = attribution or _NO_ATTRIBUTION
         canonical = self.canonical_model(model)
-        now = self._clock()
-        reservation = Reservation(
-            uuid.uuid4().hex, canonical, amount, att, now + self.reservation_ttl_s
-        )
+        applicable = Facets(att.user, att.app, att.task, (canonical,)).applicable(budgets)
+        if not applicable:
+            return None
+        if callable(estimated_usd):
+            estimated_usd = estimated_usd()
         if estimated_usd is None:
-            facets = Facets(att.user, att.app, att.task, (canonical,))
-            binding = self._backend.status(facets, now)
-            if binding:
-                raise unpriced_error(binding[0].budget, model)
-            outcome: Any = False
-        else:
-            outcome = self._backend.reserve(reservation, now)
+            raise unpriced_error(applicable[0], model)
+        amount = _decimal(estimated_usd, "estimated_usd")
+        expires = self._clock() + self.reservation_ttl_s
+        return Reservation(_hold_id(), canonical, amount, att, expires)
+
+    def _store_hold(self, reservation: Reservation) -> Any:
+        """Check and hold in the store (True, False when no budget applies, or a refusal)."""
+        outcome = self._backend.reserve(reservation, self._clock())
         self._drain()
+        return outcome
+
+    def _store_holds(self, reservations: list[Reservation]) -> list[Any]:
+        """``_store_hold`` for reservations queued together: one transaction or pipeline."""
+        many = getattr(self._backend, "reserve_many", None)
+        now = self._clock()
+        if many is None:
+            outcomes = [self._backend.reserve(r, now) for r in reservations]
+        else:
+            outcomes = many(reservations, now)
+        self._drain()
+        return outcomes
+
+    def _reserved(self, reservation: Reservation, outcome: Any) -> Reservation:
+        """The reservation the store's ``outcome`` gives, or the refusal raised."""
         if outcome is True:
             return reservation
-        if outcome is False:
-            return Reservation(
-                reservation.id, canonical, amount, att, reservation.expires_at, False
-            )
-        raise exceeded_error(outcome, canonical, amount, now)
+        if outcome is False:  # the budget went away meanwhile: nothing held
+            return dataclasses.replace(reservation, held=False)
+        raise exceeded_error(outcome, reservation.model, reservation.amount_usd, self._clock())
 
     def settle(self, reservation: Reservation | None, info: CallInfo) -> LedgerEntry | None:
         """Record the call once, charge its budgets and release its reservation, atomically.
@@ -349,6 +534,39 @@ class CostLedger:
             The new (or spooled) entry, or ``None`` when this call (id and request id) was
             recorded before.
         """
+        entry, models, hold, now = self._entry(reservation, info)
+        try:
+            recorded = self._backend.commit(entry, models, hold, now)
+        except LedgerError as exc:
+            self._spool_failed(entry, models, hold, exc)
+            return entry
+        self._drain()
+        return entry if recorded else None
+
+    async def asettle(self, reservation: Reservation | None, info: CallInfo) -> LedgerEntry | None:
+        """``settle`` without blocking the event loop; same outcome, committed with others."""
+        recorder = self._recorder
+        if recorder is None:
+            return await self._off_loop(self.settle, reservation, info)
+        import asyncio
+        from concurrent.futures import Future
+
+        future: Future[LedgerEntry | None] = Future()
+        if not recorder.post(*self._entry(reservation, info), future):
+            return await self._off_loop(self.settle, reservation, info)
+        return await asyncio.wrap_future(future)
+
+    def _settle_soon(self, reservation: Reservation | None, info: CallInfo) -> bool:
+        """Group commit: journal the record and queue it for the writer; False when this
+        ledger has no writer (record it with ``settle``/``asettle``). Never blocks on the store.
+        """
+        recorder = self._recorder
+        return recorder is not None and recorder.post(*self._entry(reservation, info))
+
+    def _entry(
+        self, reservation: Reservation | None, info: CallInfo
+    ) -> tuple[LedgerEntry, tuple[str, ...], str | None, float]:
+        """What the store records for a billed call: entry, models, hold id, now."""
         now = self._clock()
         if info.id or info.request_id:
             key = f"{info.id}|{info.request_id or ''}"
@@ -357,13 +575,7 @@ class CostLedger:
         entry = LedgerEntry.from_call(info, now, key)
         models = (self.canonical_model(info.model), self.canonical_model(info.requested_model))
         hold = reservation.id if reservation is not None and reservation.held else None
-        try:
-            recorded = self._backend.commit(entry, models, hold, now)
-        except LedgerError as exc:
-            self._spool_record(entry, models, hold, exc)
-            return entry
-        self._drain()
-        return entry if recorded else None
+        return entry, models, hold, now
 
     def record(self, info: CallInfo) -> LedgerEntry | None:
         """Record a call made without a reservation (callbacks, other clients); idempotent."""
@@ -377,6 +589,54 @@ class CostLedger:
         """
         if reservation is not None and reservation.held:
             self._backend.release(reservation.id)
+
+    async def arelease(self, reservation: Reservation | None) -> None:
+        """``release`` without blocking the event loop."""
+        if reservation is not None and reservation.held:
+            await self._off_loop(self._backend.release, reservation.id)
+
+    def _release_soon(self, reservation: Reservation | None) -> bool:
+        """Drop a hold on the writer thread, not waiting; False when there is no writer."""
+        recorder = self._recorder
+        if recorder is None:
+            return False
+        if reservation is not None and reservation.held:
+            recorder.call(self._quiet_release, reservation.id)
+        return True
+
+    def _quiet_release(self, hold_id: str) -> None:
+        try:
+            self._backend.release(hold_id)
+        except LedgerError as exc:  # the hold expires on its own
+            logger.warning("holysheep: could not release a reservation (%s)", exc)
+
+    async def _off_loop(self, fn: Callable[..., Any], *args: Any, **kw: bool) -> Any:
+        """``fn(*args)`` on the writer thread (or a worker thread), awaited; the memory
+        backend (no I/O) runs inline. ``_release_if_held``: a reservation stored for a task
+        cancelled meanwhile is released, not left to expire.
+        """
+        import asyncio
+
+        if self._backend.url == "memory":
+            return fn(list(args))[0] if fn == self._store_holds else fn(*args)
+        recorder = self._recorder
+        if fn == self._store_holds:  # one reservation; queued ones are checked together
+            if recorder is None:
+                return (await asyncio.to_thread(fn, list(args)))[0]
+            future = recorder.writer.call_many(fn, args[0])
+        elif recorder is None:
+            return await asyncio.to_thread(fn, *args)
+        else:
+            future = recorder.call(fn, *args)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            if kw.get("_release_if_held"):
+                future.add_done_callback(
+                    lambda f: f.cancelled() or f.exception() is not None or f.result() is not True
+                    or self._release_soon(args[0])
+                )
+            raise
 
     # ------------------------------------------------------------ the spool
 
@@ -396,18 +656,20 @@ class CostLedger:
         """
         if self._spool is None:
             return 0
+        self.flush()
         return self._spool.replay(self._replay_commit)
+
+    def _spool_failed(
+        self, entry: LedgerEntry, models: tuple[str, ...], hold: str | None, exc: BaseException
+    ) -> None:
+        """Keep a billed call the store refused; never raises (the caller keeps its answer)."""
+        reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+        keep(self._spool, entry, models, hold, getattr(exc, "url", None) or redact_url(self.url),
+             reason)
 
     def _replay_commit(self, entry: LedgerEntry, models: tuple[str, ...], hold: str | None) -> bool:
         """Commit a spooled record, charged to the budget windows of when it was billed."""
         return self._backend.commit(entry, models, hold, entry.ts.timestamp())
-
-    def _spool_record(
-        self, entry: LedgerEntry, models: tuple[str, ...], hold: str | None, exc: LedgerError
-    ) -> None:
-        """Keep a billed call the ledger refused; never raises (the caller keeps its answer)."""
-        reason = getattr(exc, "reason", None) or str(exc)  # a custom backend's may lack it
-        keep(self._spool, entry, models, hold, exc.url or redact_url(self.url), reason)
 
     def _drain(self, *, force: bool = False) -> None:
         """After a ledger call succeeded: replay a batch of spooled records, if any wait."""
@@ -440,6 +702,7 @@ class CostLedger:
                 ``tags={"team": "search"}``.
         """
         query = build_query(group_by, since, until, filters)
+        self.flush()
         self._drain(force=True)
         return self._backend.totals(query)
 
@@ -453,5 +716,13 @@ class CostLedger:
     ) -> list[LedgerEntry]:
         """Recorded calls, oldest first (the newest ``limit`` when given); filters as ``totals``."""
         query = build_query((), since, until, filters)
+        self.flush()
         self._drain(force=True)
         return self._backend.entries(query, limit)
+
+
+def _finish_at_exit(ref: weakref.ReferenceType[CostLedger]) -> None:
+    """At interpreter exit: record what a ledger still queues (bounded), release its journal."""
+    ledger = ref()
+    if ledger is not None:
+        ledger._close_local()

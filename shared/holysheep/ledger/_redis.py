@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -27,7 +27,7 @@ import redis
 from holysheep.errors import ConfigurationError
 
 from ._aggregate import Query, aggregate, matches
-from ._backend import Facets
+from ._backend import CommitItem, Facets
 from ._budgets import from_nano, to_nano, window, window_start
 from ._errors import redis_error, scrub
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
@@ -128,25 +128,24 @@ class RedisBackend:
 
     # ------------------------------------------------------------ holds and entries
 
-    @_translated
-    def reserve(self, reservation: Reservation, now: float) -> bool | Refusal:
-        """One script call: check every applicable budget, purge expired holds, hold."""
+    def _reserve_call(self, reservation: Reservation, now: float) -> tuple[list[str], list[str]]:
+        """The keys and arguments of the reserve script for one reservation."""
         att = reservation.attribution
-        reply = self._reserve(
-            keys=[self._k_budgets, self._k_spent, self._k_holds],
-            args=[
-                repr(now),
-                reservation.id,
-                str(to_nano(reservation.amount_usd, up=True)),
-                repr(reservation.expires_at),
-                att.user or "",
-                att.app or "",
-                att.task or "",
-                reservation.model,
-                window("day", now),
-                window("month", now),
-            ],
-        )
+        return [self._k_budgets, self._k_spent, self._k_holds], [
+            repr(now),
+            reservation.id,
+            str(to_nano(reservation.amount_usd, up=True)),
+            repr(reservation.expires_at),
+            att.user or "",
+            att.app or "",
+            att.task or "",
+            reservation.model,
+            window("day", now),
+            window("month", now),
+        ]
+
+    @staticmethod
+    def _reserve_outcome(reply: Any) -> bool | Refusal:
         if reply[0] == "held":
             return True
         if reply[0] == "free":
@@ -154,30 +153,83 @@ class RedisBackend:
         return Refusal(_budget(reply[1]), from_nano(reply[2]), from_nano(reply[3]))
 
     @_translated
+    def reserve(self, reservation: Reservation, now: float) -> bool | Refusal:
+        """One script call: check every applicable budget, purge expired holds, hold."""
+        keys, args = self._reserve_call(reservation, now)
+        return self._reserve_outcome(self._reserve(keys=keys, args=args))
+
+    def _commit_call(
+        self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
+    ) -> tuple[list[str], list[str]]:
+        """The keys and arguments of the commit script for one entry."""
+        cost = entry.cost
+        served, requested = models[0], models[-1]  # the façade passes (served, requested)
+        keys = [self._k_keys, self._k_entries, self._k_budgets, self._k_spent, self._k_holds]
+        return keys, [
+            entry.key,
+            f"{entry.ts_us / 1_000_000:.6f}",
+            json.dumps(entry.as_dict(), separators=(",", ":")),
+            "" if cost is None else str(to_nano(cost.total_usd, up=True)),
+            entry.user or "",
+            entry.app or "",
+            entry.task or "",
+            served,
+            requested,
+            window("day", now),
+            window("month", now),
+            hold_id or "",
+        ]
+
+    @_translated
     def commit(
         self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
     ) -> bool:
         """One script call: record once, charge budgets, release the hold."""
-        cost = entry.cost
-        served, requested = models[0], models[-1]  # the façade passes (served, requested)
-        reply = self._commit(
-            keys=[self._k_keys, self._k_entries, self._k_budgets, self._k_spent, self._k_holds],
-            args=[
-                entry.key,
-                f"{entry.ts_us / 1_000_000:.6f}",
-                json.dumps(entry.as_dict(), separators=(",", ":")),
-                "" if cost is None else str(to_nano(cost.total_usd, up=True)),
-                entry.user or "",
-                entry.app or "",
-                entry.task or "",
-                served,
-                requested,
-                window("day", now),
-                window("month", now),
-                hold_id or "",
-            ],
-        )
-        return bool(reply)
+        keys, args = self._commit_call(entry, models, hold_id, now)
+        return bool(self._commit(keys=keys, args=args))
+
+    @_translated
+    def commit_many(self, items: Sequence[CommitItem], rows: Any = None) -> list[bool]:
+        """Group commit: one pipeline of commit scripts (each atomic), one round trip.
+
+        ``rows`` (the SQLite form of the entries) is not needed here.
+        """
+        calls = [self._commit_call(*item) for item in items]
+        return [bool(r) for r in self._pipelined(self._commit, COMMIT, calls)]
+
+    @_translated
+    def reserve_many(self, reservations: Sequence[Reservation], now: float) -> list[bool | Refusal]:
+        """Each reservation as ``reserve`` would judge it: one pipeline of reserve scripts."""
+        calls = [self._reserve_call(r, now) for r in reservations]
+        return [self._reserve_outcome(r) for r in self._pipelined(self._reserve, RESERVE, calls)]
+
+    def _pipelined(
+        self, script: Any, source: str, calls: list[tuple[list[str], list[str]]]
+    ) -> list[Any]:
+        """Run ``script`` once per (keys, args) in one pipeline (each run atomic); the replies."""
+        replies: list[Any] = [None] * len(calls)
+        todo = list(range(len(calls)))
+        for attempt in range(2):  # again after loading the script into a restarted server
+            pipe = self._client.pipeline(transaction=False)
+            for i in todo:
+                keys, args = calls[i]
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            results = pipe.execute(raise_on_error=False)
+            missing = []
+            for i, result in zip(todo, results, strict=True):
+                if isinstance(result, redis.exceptions.NoScriptError):
+                    missing.append(i)
+                elif isinstance(result, Exception):
+                    raise result
+                else:
+                    replies[i] = result
+            if not missing:
+                break
+            if attempt:
+                raise redis.exceptions.NoScriptError("a ledger script cannot be loaded")
+            self._client.script_load(source)
+            todo = missing
+        return replies
 
     @_translated
     def release(self, hold_id: str) -> None:

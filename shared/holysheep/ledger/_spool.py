@@ -1,5 +1,8 @@
 """The spool: billed calls a ledger could not record, kept on local disk until it answers again.
 
+It also holds the journals of group commit (``_journal.py``): a journal left by a process that
+ended before its writer finished is replayed here, with the spooled records.
+
 One JSON file per record, written to a temporary name, flushed to disk and renamed into place, so
 a crash leaves a whole record or none. Replaying claims a file by renaming it (only one process or
 thread wins), commits it, then deletes it; the ledger's own dedup key (completion id and request
@@ -22,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from ._journal import has_orphan, replay_orphans
 from ._model import LedgerEntry
 
 __all__ = ["LedgerSpoolWarning", "Spool", "data_home", "default_spool_dir", "keep"]
@@ -100,7 +104,7 @@ class Spool:
         if now < self._next_look:
             return False
         self._next_look = now + self.look_every_s
-        self._dirty = bool(self._waiting(limit=1))
+        self._dirty = bool(self._waiting(limit=1)) or has_orphan(self.directory)
         return self._dirty
 
     def count(self) -> int:
@@ -141,7 +145,7 @@ class Spool:
         if not self._replaying.acquire(blocking=False):
             return 0
         try:
-            done = 0
+            done = replay_orphans(self.directory, commit)  # journals of ended processes
             for path in self._waiting(limit):
                 if self._replay_one(path, commit):
                     done += 1

@@ -18,7 +18,7 @@ import functools
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from holysheep.errors import ConfigurationError
 
 from ._aggregate import Query
-from ._backend import Facets
+from ._backend import CommitItem, Facets
 from ._budgets import Hold, find_refusal, reserved_for, window, window_start
 from ._errors import ledger_error, sqlite_error
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
@@ -294,6 +294,58 @@ class SQLiteBackend:
             return True
 
     @_translated
+    def reserve_many(self, reservations: Sequence[Reservation], now: float) -> list[bool | Refusal]:
+        """Each reservation as ``reserve`` would judge it, in order, all in one transaction.
+
+        The holds and spending are read once; each hold taken counts against the next ones.
+        """
+        with self._write() as conn:
+            budgets = self._budgets(conn)
+            if not budgets:
+                return [False] * len(reservations)
+            conn.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
+            holds: list[Hold] | None = None
+            spent: dict[str, Decimal] = {}
+            reserved: dict[str, Decimal] = {}
+            out: list[bool | Refusal] = []
+            rows = []
+            for reservation in reservations:
+                facets = Facets.of_reservation(reservation)
+                applicable = facets.applicable(budgets)
+                if not applicable:
+                    out.append(False)
+                    continue
+                if holds is None:
+                    holds = [Hold(u, a, t, m, Decimal(x), e)
+                             for u, a, t, m, x, e in conn.execute(_HOLDS)]
+                amount = reservation.amount_usd
+                refusal: Refusal | None = None
+                for budget in applicable:
+                    if budget.id not in spent:
+                        row = conn.execute(_SPENT, (budget.id, window(budget.period, now)))
+                        found = row.fetchone()
+                        spent[budget.id] = Decimal(found[0]) if found else _ZERO
+                        reserved[budget.id] = reserved_for(budget, holds, now)
+                    if spent[budget.id] + reserved[budget.id] + amount > budget.limit_usd:
+                        refusal = Refusal(budget, spent[budget.id], reserved[budget.id])
+                        break
+                if refusal is not None:
+                    out.append(refusal)
+                    continue
+                for budget in applicable:
+                    reserved[budget.id] += amount
+                rows.append((reservation.id, facets.user, facets.app, facets.task,
+                             reservation.model, str(amount), reservation.expires_at))
+                out.append(True)
+            if rows:
+                conn.executemany(
+                    "INSERT INTO reservations (id, user, app, task, model, amount_usd, "
+                    "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+            return out
+
+    @_translated
     def commit(
         self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
     ) -> bool:
@@ -312,6 +364,48 @@ class SQLiteBackend:
                 spent = (Decimal(row[0]) if row else _ZERO) + amount
                 conn.execute(_SET_SPENT, (budget.id, win, str(spent)))
             return True
+
+    @_translated
+    def commit_many(
+        self, items: Sequence[CommitItem], rows: Sequence[tuple[Any, ...]] | None = None
+    ) -> list[bool]:
+        """Group commit: each item as ``commit`` would record it, all in one transaction.
+
+        ``rows``: the entries as ``entry_row`` built them already. Budget counters are read and
+        written once per (budget, window) for the whole batch.
+        """
+        if rows is None:
+            rows = [entry_row(entry) for entry, _m, _h, _n in items]
+        keys = [entry.key for entry, _m, _h, _n in items]
+        charges: dict[tuple[str, str], Decimal] = {}
+        with self._write(self._settle_ms) as conn:
+            holds = [(hold,) for _, _, hold, _ in items if hold is not None]
+            if holds:
+                conn.executemany("DELETE FROM reservations WHERE id = ?", holds)
+            seen = {
+                key for (key,) in conn.execute(
+                    f"SELECT dedup FROM entries WHERE dedup IN ({', '.join('?' * len(keys))})",
+                    keys,
+                )
+            }
+            recorded = []
+            for key in keys:  # new unless recorded before, or earlier in this batch
+                recorded.append(key not in seen)
+                seen.add(key)
+            conn.executemany(INSERT_ENTRY, rows)
+            budgets = self._budgets(conn)
+            for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
+                if not new or entry.cost is None or not budgets:
+                    continue
+                amount = entry.cost.total_usd
+                for budget in Facets.of_entry(entry, models).applicable(budgets):
+                    slot = (budget.id, window(budget.period, now))
+                    charges[slot] = charges.get(slot, _ZERO) + amount
+            for (budget_id, win), amount in charges.items():
+                row = conn.execute(_SPENT, (budget_id, win)).fetchone()
+                spent = (Decimal(row[0]) if row else _ZERO) + amount
+                conn.execute(_SET_SPENT, (budget_id, win, str(spent)))
+        return recorded
 
     @_translated
     def release(self, hold_id: str) -> None:

@@ -146,13 +146,13 @@ def entry_row(entry: LedgerEntry) -> tuple[Any, ...]:
         entry.task,
         entry.user,
         entry.app,
-        _json(dict(entry.tags)),
+        _json(dict(entry.tags)) if entry.tags else "{}",
         *tokens,
         *money,
         entry.latency_s,
         entry.attempts,
         int(entry.streamed),
-        _json(None if entry.route is None else dict(entry.route)),
+        None if entry.route is None else _json(dict(entry.route)),
         int(entry.estimated),
     )
 

@@ -1,0 +1,290 @@
+"""What the ledger costs a real call: ``achat`` at 64 concurrent and sync ``chat``, per ledger.
+
+One run against one loopback upstream (``_server.py``, in its own process, answering each call
+with a new completion id so every call is a new ledger entry): ledger none / memory / SQLite /
+SQLite with one budget per user (8 users, each call under one of them) / Redis / Redis with the
+same budgets. Async: calls/s and client CPU per call (all threads of this process, so a ledger's
+writer thread is counted), and the ratio of calls/s to the no-ledger client. Sync: CPU per call
+and what each ledger adds to the no-ledger client. Rounds interleave the clients; the best round
+of each is kept (noise only ever adds). Each timed batch ends with the ledger's pending records
+committed (``flush()``), so deferred work is inside the measurement.
+
+    python benchmarks/bench_ledger_async.py --redis redis://127.0.0.1:6379/15
+    python benchmarks/bench_ledger_async.py --quick
+
+Redis keys go under a fresh prefix and are deleted afterwards (the database is not flushed).
+Results are printed and written to ``benchmarks/results/ledger-async-latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import _harness as harness
+from _harness import Sample
+from bench_ledger import redis_url
+
+MODEL = "gpt-4.1"
+MESSAGES = [{"role": "user", "content": "Say hello in one short sentence."}]
+USERS = tuple(f"user-{i}" for i in range(8))
+TARGETS = {"sqlite": 0.85, "redis": 0.80}
+"""Async calls/s of each ledger as a share of the no-ledger client (issue #14)."""
+
+_SERVER = r"""
+import itertools, sys
+sys.path.insert(0, sys.argv[1])
+import _server
+
+class UniqueRoutes(_server.Routes):
+    # every chat answer gets a new completion id, as a relay's do (the ledger's dedup key)
+    def __init__(self, *args):
+        super().__init__(*args)
+        body = _server.completion_body()
+        self._head, self._tail = body.split(b"chatcmpl-bench", 1)
+        self._ids = itertools.count(1)
+
+    def answer(self, request_line, body):
+        if request_line.startswith(b"POST /v1/chat/completions ") and b'"stream"' not in body:
+            n = next(self._ids)
+            return _server._response(self._head + b"chatcmpl-%d" % n + self._tail)
+        return super().answer(request_line, body)
+
+_server.Routes = UniqueRoutes
+sys.argv = [sys.argv[0], "--port", "0"]
+_server.main()
+"""
+
+
+@contextlib.contextmanager
+def unique_server() -> Iterator[str]:
+    """``_server.py`` answering every chat call with a new id; yields its base URL."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SERVER, str(harness.HERE)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"the benchmark server did not start: {line!r}")
+        yield f"http://127.0.0.1:{int(line.split()[1])}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def ledgers(
+    tmp: Path, redis: str | None, cleanups: list[Callable[[], None]]
+) -> dict[str, Callable[[], Any]]:
+    """Ledger factories by case name (``None``: no ledger); Redis cleanups go to ``cleanups``."""
+    from holysheep.ledger import CostLedger
+
+    def budgeted(url: str) -> Callable[[], Any]:
+        def make() -> Any:
+            ledger = CostLedger(url)
+            for user in USERS:
+                ledger.set_budget("1000000", scope="user", key=user, period="day")
+            return ledger
+
+        return make
+
+    cases: dict[str, Callable[[], Any]] = {
+        "none": lambda: None,
+        "memory": lambda: CostLedger("memory"),
+        "sqlite": lambda: CostLedger(f"sqlite:///{tmp / 'plain.db'}"),
+        "sqlite+budgets": budgeted(f"sqlite:///{tmp / 'budgets.db'}"),
+    }
+    if redis:
+        plain, drop = redis_url(redis)
+        with_budgets, drop_budgets = redis_url(redis)
+        cleanups += [drop, drop_budgets]
+        cases["redis"] = lambda: CostLedger(plain)
+        cases["redis+budgets"] = budgeted(with_budgets)
+    return cases
+
+
+def flush(ledger: Any) -> None:
+    """Commit what the ledger deferred (group commit), so it is inside the timed batch."""
+    if ledger is not None and hasattr(ledger, "flush"):
+        ledger.flush()
+
+
+async def aflush(ledger: Any) -> None:
+    """``flush`` without blocking the loop, when the ledger has the async twin."""
+    if ledger is not None and hasattr(ledger, "aflush"):
+        await ledger.aflush()
+    else:
+        flush(ledger)
+
+
+async def run_async(
+    client: Any, ledger: Any, calls: int, concurrency: int
+) -> Sample:
+    """``calls`` achat calls by ``concurrency`` workers, each call under one of ``USERS``."""
+    import gc
+
+    todo = iter(range(calls))
+    gc.collect()
+
+    async def worker() -> None:
+        for i in todo:
+            await client.achat(
+                model=MODEL, messages=MESSAGES, max_tokens=50, user=USERS[i % len(USERS)]
+            )
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await aflush(ledger)
+    return Sample(calls, time.process_time() - cpu, time.perf_counter() - wall)
+
+
+def run_sync(client: Any, ledger: Any, calls: int) -> Sample:
+    """``calls`` sequential chat calls, each under one of ``USERS``."""
+    import gc
+
+    gc.collect()
+    cpu, wall = time.process_time(), time.perf_counter()
+    for i in range(calls):
+        client.chat(model=MODEL, messages=MESSAGES, max_tokens=50, user=USERS[i % len(USERS)])
+    flush(ledger)
+    return Sample(calls, time.process_time() - cpu, time.perf_counter() - wall)
+
+
+async def measure_async(
+    base_url: str, cases: dict[str, Callable[[], Any]], args: argparse.Namespace
+) -> dict[str, list[Sample]]:
+    """Every case's async rounds, interleaved."""
+    from holysheep import HolySheepClient
+
+    opened = {}
+    for name, make in cases.items():
+        ledger = make()
+        client = HolySheepClient("bench", base_url, ledger=ledger, max_connections=100)
+        opened[name] = (client, ledger)
+        await run_async(client, ledger, args.concurrency * 4, args.concurrency)  # warm up
+    samples: dict[str, list[Sample]] = {name: [] for name in cases}
+    try:
+        for _ in range(args.rounds):
+            for name, (client, ledger) in opened.items():
+                samples[name].append(
+                    await run_async(client, ledger, args.async_calls, args.concurrency)
+                )
+    finally:
+        for client, ledger in opened.values():
+            await client.aclose()
+            if ledger is not None:
+                ledger.close()
+    return samples
+
+
+def measure_sync(
+    base_url: str, cases: dict[str, Callable[[], Any]], args: argparse.Namespace
+) -> dict[str, list[Sample]]:
+    """Every case's sync rounds, interleaved."""
+    from holysheep import HolySheepClient
+
+    opened = {}
+    for name, make in cases.items():
+        ledger = make()
+        client = HolySheepClient("bench", base_url, ledger=ledger)
+        opened[name] = (client, ledger)
+        run_sync(client, ledger, 200)  # warm up
+    samples: dict[str, list[Sample]] = {name: [] for name in cases}
+    try:
+        for _ in range(args.rounds):
+            for name, (client, ledger) in opened.items():
+                samples[name].append(run_sync(client, ledger, args.calls))
+    finally:
+        for client, ledger in opened.values():
+            client.close()
+            if ledger is not None:
+                ledger.close()
+    return samples
+
+
+def table(
+    async_best: dict[str, tuple[float, float]], sync_best: dict[str, float]
+) -> tuple[str, list[dict[str, Any]]]:
+    """The printed table and its rows."""
+    base_rate = async_best["none"][0] if "none" in async_best else float("nan")
+    base_cpu = sync_best.get("none", float("nan"))
+    rows = []
+    lines = [
+        f"{'ledger':16} {'async calls/s':>14} {'vs none':>8} {'async CPU µs':>13} "
+        f"{'sync CPU µs':>12} {'sync added µs':>14}  target"
+    ]
+    for name in dict.fromkeys([*async_best, *sync_best]):
+        rate, acpu = async_best.get(name, (float("nan"), float("nan")))
+        scpu = sync_best.get(name, float("nan"))
+        share = rate / base_rate
+        target = TARGETS.get(name.split("+")[0])
+        verdict = "" if target is None else f">= {target:.2f} {'ok' if share >= target else 'MISS'}"
+        lines.append(
+            f"{name:16} {rate:>14.0f} {share:>7.2f}x {acpu:>13.0f} {scpu:>12.0f} "
+            f"{scpu - base_cpu:>14.0f}  {verdict}"
+        )
+        rows.append({"ledger": name, "async_rate": rate, "async_vs_none": share,
+                     "async_cpu_us": acpu, "sync_cpu_us": scpu, "sync_added_us": scpu - base_cpu})
+    return "\n".join(lines), rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every case, print the table, write the JSON results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--async-calls", type=int, default=2000)
+    parser.add_argument("--calls", type=int, default=2000, help="sync calls per round")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="500 calls, one round")
+    parser.add_argument("--skip", action="append", default=[], choices=("sync", "async"))
+    parser.add_argument(
+        "--redis", default=os.environ.get("HOLYSHEEP_TEST_REDIS"), help="a Redis URL to include"
+    )
+    parser.add_argument("--json", type=Path, default=harness.HERE / "results" /
+                        "ledger-async-latest.json")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.async_calls, args.calls, args.rounds = 500, 500, 1
+    started = time.perf_counter()
+    async_best: dict[str, tuple[float, float]] = {}
+    sync_best: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp, unique_server() as base_url:
+        cleanups: list[Callable[[], None]] = []
+        cases = ledgers(Path(tmp), args.redis, cleanups)
+        try:
+            if "async" not in args.skip:
+                found = asyncio.run(measure_async(base_url, cases, args))
+                async_best = {n: (max(s.rate for s in runs), min(s.cpu_us for s in runs))
+                              for n, runs in found.items()}
+            if "sync" not in args.skip:
+                done = measure_sync(base_url, cases, args)
+                sync_best = {n: min(s.cpu_us for s in runs) for n, runs in done.items()}
+        finally:
+            for cleanup in cleanups:
+                cleanup()
+    text, rows = table(async_best, sync_best)
+    print(text)
+    print(f"\nasync {args.async_calls} calls at {args.concurrency}, sync {args.calls} calls, "
+          f"best of {args.rounds}; ran in {time.perf_counter() - started:.1f} s")
+    meta = harness.machine_info(("httpx", "redis"))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                     "machine": meta, "rows": rows,
+                                     "config": {k: v for k, v in vars(args).items()
+                                                if k not in ("json", "redis")}},
+                                    indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

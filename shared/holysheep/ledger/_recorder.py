@@ -1,0 +1,122 @@
+"""Group commit for one ledger: billed calls journaled at once, written in batches by a thread.
+
+``Recorder.post`` appends the record to this process's journal (one ``write``: durable against
+a crash) and queues it; the writer thread hands each batch to the backend's ``commit_many`` (one
+SQLite transaction, one Redis pipeline) and then marks the journal lines finished. A batch the
+store refuses is moved to the spool (``LedgerSpoolWarning``) and replayed exactly once later,
+like any billed call the ledger could not record. Reservations stay held until their settle is
+committed, so a budget never counts less than it should meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from ._backend import CommitItem
+from ._journal import Journal
+from ._model import LedgerEntry
+from ._sqlite_schema import entry_row
+from ._writer import GroupWriter
+
+__all__ = ["Recorder"]
+
+logger = logging.getLogger("holysheep.ledger")
+
+Item = tuple[
+    LedgerEntry, tuple[str, ...], "str | None", float, "Future[Any] | None", tuple[Any, ...]
+]
+"""A posted record: entry, models, hold id, now, a future for whoever waits on its outcome, and
+the entry as a row (``entry_row``: the journal's form, and the SQLite backend's)."""
+Spooler = Callable[[LedgerEntry, tuple[str, ...], "str | None", BaseException], None]
+
+
+class Recorder:
+    """A journal and a writer thread over a backend's ``commit_many``."""
+
+    def __init__(
+        self,
+        commit_many: Callable[[list[CommitItem], list[tuple[Any, ...]]], list[bool]],
+        journal: Journal,
+        spool: Spooler,
+        after: Callable[[], None],
+        *,
+        window_s: float,
+    ) -> None:
+        self._commit_many = commit_many
+        self._journal = journal
+        self._spool = spool
+        self._after = after
+        self._warned_journal = False
+        self._order = threading.Lock()
+        self.writer: GroupWriter[Item] = GroupWriter(
+            self._write, window_s=window_s, name="holysheep-ledger-writer"
+        )
+
+    def post(
+        self,
+        entry: LedgerEntry,
+        models: tuple[str, ...],
+        hold: str | None,
+        now: float,
+        future: Future[Any] | None = None,
+    ) -> bool:
+        """Journal the record and queue it for the next batch; returns at once.
+
+        False (nothing queued) when the journal cannot be written: record the call directly.
+        """
+        row = entry_row(entry)
+        with self._order:  # journal lines and the writer's queue in the same order
+            try:
+                self._journal.append(row, models, hold)
+            except OSError as exc:  # no crash safety: the caller records it the slow way
+                if not self._warned_journal:
+                    self._warned_journal = True
+                    logger.warning(
+                        "holysheep: cannot write the ledger journal in %s (%s); billed calls "
+                        "are recorded one by one", self._journal.directory, exc,
+                    )
+                return False
+            self.writer.post((entry, models, hold, now, future, row))
+        return True
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run ``fn(*args)`` on the writer thread (a reservation, a release, a budget read)."""
+        return self.writer.call(fn, *args)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything posted so far is committed or spooled."""
+        return self.writer.flush(timeout)
+
+    def close(self, timeout: float) -> None:
+        """Flush (``timeout`` at most), stop the thread, release the journal files."""
+        self.writer.close(timeout)
+        self._journal.close()
+
+    def _write(self, items: list[Item]) -> None:
+        """On the writer thread: commit one batch, or spool it; never raises."""
+        try:
+            recorded = self._commit_many(
+                [(e, m, h, n) for e, m, h, n, _f, _r in items], [item[5] for item in items]
+            )
+        except Exception as exc:  # LedgerError, or a backend's own bug: keep every record
+            for entry, models, hold, _now, future, _row in items:
+                try:
+                    self._spool(entry, models, hold, exc)
+                except Exception:  # the warning itself, under warnings-as-errors
+                    logger.warning("holysheep: spooled a billed call", exc_info=True)
+                if future is not None:
+                    future.set_result(entry)
+            self._journal.finished(len(items))
+            return
+        for (entry, _m, _h, _n, future, _r), new in zip(items, recorded, strict=True):
+            if future is not None:
+                future.set_result(entry if new else None)
+        self._journal.finished(len(items))
+        try:
+            self._after()
+        except Exception:
+            logger.warning("holysheep: replaying the spool failed", exc_info=True)

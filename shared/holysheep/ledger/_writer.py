@@ -1,0 +1,191 @@
+"""The group-commit writer: one thread per ledger that writes settled calls in batches.
+
+Callers post records and return at once (the journal already holds them); the thread waits up to
+``window_s`` for more to arrive, then hands the whole batch to the backend in one transaction
+(SQLite) or one pipeline (Redis). Calls that need an answer (a budget reservation, a release,
+reading the budgets) are run on the same thread as soon as they arrive, after the batch in hand,
+so an event loop can await them through a ``Future`` without ever blocking on the store. The
+thread is a daemon; ``flush`` waits until everything posted so far is finished, and the ledger
+flushes it on ``close()`` and at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, Generic, TypeVar
+
+__all__ = ["GroupWriter"]
+
+logger = logging.getLogger("holysheep.ledger")
+
+T = TypeVar("T")
+_MAX_BATCH = 512
+"""A batch this big is written at once, without waiting out the window."""
+_IDLE_S = 30.0
+"""A thread with nothing to do for this long ends (a ledger left open costs no thread)."""
+Call = tuple[Callable[..., Any], tuple[Any, ...], "Future[Any]", bool]
+"""fn, args, future, and whether fn takes a list of args (calls queued together share one)."""
+
+
+class GroupWriter(Generic[T]):
+    """Batches of ``T`` to ``write`` (on one thread), and calls run on that thread in order."""
+
+    def __init__(self, write: Callable[[list[T]], None], *, window_s: float, name: str) -> None:
+        self._write = write
+        self._window_s = window_s
+        self._name = name
+        self._reset()
+
+    def _reset(self) -> None:
+        """Fresh state: at construction and in a forked child (the parent's thread is gone)."""
+        self._pid = os.getpid()
+        self._cond = threading.Condition()
+        self._items: list[T] = []
+        self._calls: list[Call] = []
+        self._first_at = 0.0
+        self._posted = self._finished = 0
+        self._urgent = 0
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ callers' side
+
+    def post(self, item: T) -> None:
+        """Queue ``item`` for the next batch; returns at once."""
+        if self._pid != os.getpid():
+            self._reset()
+        with self._cond:
+            self._ensure_thread()
+            if not self._items:
+                self._first_at = time.monotonic()
+            self._items.append(item)
+            self._posted += 1
+            if len(self._items) in (1, _MAX_BATCH):
+                self._cond.notify()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        """Run ``fn(*args)`` on the writer thread soon; its outcome lands in the future."""
+        return self._queue((fn, args, Future(), False))
+
+    def call_many(self, fn_many: Callable[[list[Any]], list[Any]], arg: Any) -> Future[Any]:
+        """Like ``call``, but calls of ``fn_many`` queued together run as one ``fn_many(args)``
+        (a batch of reservations: one transaction or one pipeline); each gets its own result."""
+        return self._queue((fn_many, (arg,), Future(), True))
+
+    def _queue(self, call: Call) -> Future[Any]:
+        if self._pid != os.getpid():
+            self._reset()
+        with self._cond:
+            self._ensure_thread()
+            self._calls.append(call)
+            self._cond.notify()
+        return call[2]
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every item posted so far is written; False when ``timeout`` ran out."""
+        if self._pid != os.getpid():
+            return True
+        with self._cond:
+            target = self._posted
+            if self._finished >= target:
+                return True
+            self._urgent += 1
+            self._cond.notify_all()
+            try:
+                return self._cond.wait_for(lambda: self._finished >= target, timeout)
+            finally:
+                self._urgent -= 1
+
+    def pending(self) -> int:
+        """Items posted and not yet written."""
+        return self._posted - self._finished
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Write what is queued (waiting ``timeout`` at most) and stop the thread."""
+        done = self.flush(timeout)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        return done
+
+    def _ensure_thread(self) -> None:
+        if self._closed:
+            from holysheep.errors import ConfigurationError
+
+            raise ConfigurationError("this CostLedger is closed; create a new one")
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+
+    # ------------------------------------------------------------ the thread
+
+    def _next(self) -> tuple[list[T], list[Call]] | None:
+        """Wait for work: calls at once, items once the window closed (or someone flushes).
+
+        None: nothing came for ``_IDLE_S`` (the thread ends; the next post starts another).
+        """
+        cond = self._cond
+        with cond:
+            while True:
+                if self._calls or self._closed or (self._urgent and self._items):
+                    break
+                if self._items:
+                    left = self._first_at + self._window_s - time.monotonic()
+                    if left <= 0 or len(self._items) >= _MAX_BATCH:
+                        break
+                    cond.wait(left)
+                elif not cond.wait(_IDLE_S) and not (self._items or self._calls or self._urgent):
+                    self._thread = None
+                    return None
+            items, self._items = self._items, []
+            calls, self._calls = self._calls, []
+            return items, calls
+
+    @staticmethod
+    def _run_calls(calls: list[Call]) -> None:
+        """Run queued calls in order; neighbouring calls of one ``call_many`` function share
+        a single run."""
+        i = 0
+        while i < len(calls):
+            fn, args, _future, many = calls[i]
+            j = i + 1
+            if many:
+                while j < len(calls) and calls[j][3] and calls[j][0] is fn:
+                    j += 1
+            batch = [c for c in calls[i:j] if c[2].set_running_or_notify_cancel()]
+            i = j
+            if not batch:
+                continue
+            try:
+                results = fn([c[1][0] for c in batch]) if many else [fn(*args)]
+            except BaseException as exc:
+                for c in batch:
+                    c[2].set_exception(exc)
+                continue
+            for c, result in zip(batch, results, strict=True):
+                c[2].set_result(result)
+
+    def _run(self) -> None:
+        while True:
+            work = self._next()
+            if work is None:
+                return
+            items, calls = work
+            if items:
+                try:
+                    self._write(items)
+                except BaseException:  # the write function spools what fails; this is a bug
+                    logger.exception("holysheep: the ledger writer failed on %d record(s)",
+                                     len(items))
+            self._run_calls(calls)
+            with self._cond:
+                self._finished += len(items)
+                self._cond.notify_all()
+                if self._closed and not self._items and not self._calls:
+                    self._thread = None
+                    return
