@@ -10,20 +10,21 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 from pydantic import SecretStr
 
 from ._base import _Call, _ClientBase
+from ._body import BodyCollector, BodyLimitError, ReadLimits, bounded_timeout, limit_error
 from ._orchestrate import AUTO, Metering, adrive, drive, plan_for, retarget
-from ._stream import AsyncChatStream, ChatStream
+from ._stream import AsyncChatStream, ChatStream, is_event_stream, not_an_event_stream
 from ._transport import (
     AsyncClientPool,
     build_sync_client,
     mapped_transport_errors,
 )
-from .errors import ConfigurationError
+from .errors import APIError, ConfigurationError
 from .wire import ChatCompletion, ChatRequest, ModelInfo, ModelList
 
 if TYPE_CHECKING:
@@ -31,6 +32,24 @@ if TYPE_CHECKING:
 
 __all__ = ["HolySheepClient"]
 
+
+def _request(
+    http: httpx.Client | httpx.AsyncClient, call: _Call, limits: ReadLimits
+) -> httpx.Request:
+    """The POST for ``call``, its timeout shortened to the deadline and idle limit."""
+    try:
+        timeout = bounded_timeout(call.timeout, limits)
+    except BodyLimitError as exc:  # no time left: nothing is sent
+        raise limit_error(exc) from None
+    return http.build_request(
+        "POST", call.url, content=call.body, headers=call.headers, timeout=timeout
+    )
+
+
+def _body_error(exc: BodyLimitError, response: httpx.Response) -> APIError:
+    return limit_error(
+        exc, status_code=response.status_code, request_id=response.headers.get("x-request-id")
+    )
 
 
 class HolySheepClient(_ClientBase):
@@ -100,57 +119,90 @@ class HolySheepClient(_ClientBase):
 
     # ------------------------------------------------------------ sending (the twins)
 
-    def _send(self, call: _Call, attempts: list[str | None]) -> ChatCompletion:
+    def _send(
+        self, call: _Call, attempts: list[str | None], deadline_at: float | None
+    ) -> ChatCompletion:
         attempts.append(None)
-        with mapped_transport_errors(call.url):
-            response = self._http().post(
-                call.url, content=call.body, headers=call.headers, timeout=call.timeout
-            )
-        attempts[-1] = response.headers.get("x-request-id")
-        return self._parse_completion(response, response.content, call.model)
-
-    async def _asend(self, call: _Call, attempts: list[str | None]) -> ChatCompletion:
-        attempts.append(None)
-        client = await self._async.get()
-        with mapped_transport_errors(call.url):
-            response = await client.post(
-                call.url, content=call.body, headers=call.headers, timeout=call.timeout
-            )
-            body = await response.aread()
-        attempts[-1] = response.headers.get("x-request-id")
-        return self._parse_completion(response, body, call.model)
-
-    def _send_stream(self, call: _Call) -> httpx.Response:
+        limits = self._read_limits(call, deadline_at)
         http = self._http()
-        request = http.build_request(
-            "POST", call.url, content=call.body, headers=call.headers, timeout=call.timeout
-        )
+        request = _request(http, call, limits)
         with mapped_transport_errors(call.url):
             response = http.send(request, stream=True)
-            if response.status_code >= 400:
-                body = response.read()
-                response.close()
-                raise self._error(response, body, call.model)
-        return response
+        attempts[-1] = response.headers.get("x-request-id")
+        return self._parse_completion(response, self._read_body(response, limits), call.model)
 
-    async def _asend_stream(self, call: _Call) -> httpx.Response:
+    async def _asend(
+        self, call: _Call, attempts: list[str | None], deadline_at: float | None
+    ) -> ChatCompletion:
+        attempts.append(None)
+        limits = self._read_limits(call, deadline_at)
         http = await self._async.get()
-        request = http.build_request(
-            "POST", call.url, content=call.body, headers=call.headers, timeout=call.timeout
-        )
+        request = _request(http, call, limits)
         with mapped_transport_errors(call.url):
             response = await http.send(request, stream=True)
-            if response.status_code >= 400:
-                body = await response.aread()
-                await response.aclose()
-                raise self._error(response, body, call.model)
+        attempts[-1] = response.headers.get("x-request-id")
+        body = await self._aread_body(response, limits)
+        return self._parse_completion(response, body, call.model)
+
+    def _read_body(self, response: httpx.Response, limits: ReadLimits) -> bytes:
+        """The whole body, decompressed under the byte cap and the deadline; closes it."""
+        try:
+            collector = BodyCollector(response.headers.get("content-encoding", ""), limits)
+            with mapped_transport_errors(response.request.url):
+                for raw in cast(httpx.SyncByteStream, response.stream):
+                    collector.feed(raw)
+        except BodyLimitError as exc:
+            raise _body_error(exc, response) from None
+        finally:
+            response.close()
+        return collector.body()
+
+    async def _aread_body(self, response: httpx.Response, limits: ReadLimits) -> bytes:
+        """The whole body, decompressed under the byte cap and the deadline; closes it."""
+        try:
+            collector = BodyCollector(response.headers.get("content-encoding", ""), limits)
+            with mapped_transport_errors(response.request.url):
+                async for raw in cast(httpx.AsyncByteStream, response.stream):
+                    collector.feed(raw)
+        except BodyLimitError as exc:
+            raise _body_error(exc, response) from None
+        finally:
+            await response.aclose()
+        return collector.body()
+
+    def _send_stream(self, call: _Call, limits: ReadLimits) -> httpx.Response:
+        """Send a stream request; returns only a 2xx event-stream response, still unread."""
+        http = self._http()
+        request = _request(http, call, limits)
+        with mapped_transport_errors(call.url):
+            response = http.send(request, stream=True)
+        if response.status_code >= 400 or not is_event_stream(response):
+            raise self._stream_refused(response, self._read_body(response, limits), call)
         return response
+
+    async def _asend_stream(self, call: _Call, limits: ReadLimits) -> httpx.Response:
+        """Send a stream request (async twin of ``_send_stream``)."""
+        http = await self._async.get()
+        request = _request(http, call, limits)
+        with mapped_transport_errors(call.url):
+            response = await http.send(request, stream=True)
+        if response.status_code >= 400 or not is_event_stream(response):
+            raise self._stream_refused(response, await self._aread_body(response, limits), call)
+        return response
+
+    def _stream_refused(self, response: httpx.Response, body: bytes, call: _Call) -> APIError:
+        if response.status_code >= 400:
+            return self._error(response, body, call.model)
+        return not_an_event_stream(response, body)
 
     def _chat_call(self, call: _Call, plan: RoutePlan | None) -> ChatCompletion:
         meter = Metering(self, call)
         started, attempts = time.monotonic(), []
         try:
-            completion = self._retry_for(call).call(lambda: self._send(call, attempts))
+            deadline_at = self._deadline_from(started)
+            completion = self._retry_for(call).call(
+                lambda: self._send(call, attempts, deadline_at)
+            )
         except BaseException:
             meter.release()
             raise
@@ -169,7 +221,10 @@ class HolySheepClient(_ClientBase):
         meter = Metering(self, call)
         started, attempts = time.monotonic(), []
         try:
-            completion = await self._retry_for(call).acall(lambda: self._asend(call, attempts))
+            deadline_at = self._deadline_from(started)
+            completion = await self._retry_for(call).acall(
+                lambda: self._asend(call, attempts, deadline_at)
+            )
         except BaseException:
             meter.release()
             raise
