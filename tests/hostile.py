@@ -123,6 +123,8 @@ class HostileUpstream:
     def stop(self) -> None:
         """Stop accepting and close every open connection."""
         self._stopped.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes the accept() below; close() alone won't
         self._sock.close()
         with self._lock:
             for conn in self._clients:
@@ -139,6 +141,7 @@ class HostileUpstream:
                 conn, _ = self._sock.accept()
             except OSError:
                 return
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as real servers do
             with self._lock:
                 self.connections += 1
                 self._clients.append(conn)

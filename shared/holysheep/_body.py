@@ -33,7 +33,9 @@ __all__ = [
 STEP = 64 * 1024
 """Most bytes one inflate step may produce."""
 DRAIN_BYTES = 64 * 1024
-"""Most bytes read after ``[DONE]`` to reach the body's end, so the connection can be reused."""
+"""Most bytes read after a complete answer to reach the body's end (so the connection is reused)."""
+DRAIN_SECONDS = 1.0
+"""Most seconds spent so (checked per piece; silence is bounded by the read timeout)."""
 _monotonic = time.monotonic
 _PAST_DEADLINE = (
     "the call ran past its total deadline; raise total_timeout= (seconds, retries included) "

@@ -28,6 +28,7 @@ from .errors import APIError, ConfigurationError
 from .wire import ChatCompletion, ChatRequest, ModelInfo, ModelList
 
 if TYPE_CHECKING:
+    from ._stream import _AsyncStream, _SyncStream
     from .routing import RoutePlan
 
 __all__ = ["HolySheepClient"]
@@ -239,7 +240,7 @@ class HolySheepClient(_ClientBase):
         )
         return completion
 
-    def _open_stream(self, stream: ChatStream) -> Any:
+    def _open_stream(self, stream: _SyncStream) -> Any:
         """Open a stream up to its first chunk: budget, routing and retries included."""
         call = stream._call
         if call.model != AUTO:
@@ -249,7 +250,7 @@ class HolySheepClient(_ClientBase):
             plan, lambda m: self._open_stream_call(stream, retarget(self, call, plan, m), plan)
         )
 
-    async def _aopen_stream(self, stream: AsyncChatStream) -> Any:
+    async def _aopen_stream(self, stream: _AsyncStream) -> Any:
         """Open a stream up to its first chunk (async twin of ``_open_stream``)."""
         call = stream._call
         if call.model != AUTO:
@@ -259,7 +260,7 @@ class HolySheepClient(_ClientBase):
             plan, lambda m: self._aopen_stream_call(stream, retarget(self, call, plan, m), plan)
         )
 
-    def _open_stream_call(self, stream: ChatStream, call: _Call, plan: RoutePlan | None) -> Any:
+    def _open_stream_call(self, stream: _SyncStream, call: _Call, plan: RoutePlan | None) -> Any:
         stream._call, stream._plan = call, plan
         meter = Metering(self, call)
         try:
@@ -271,7 +272,7 @@ class HolySheepClient(_ClientBase):
         return opened
 
     async def _aopen_stream_call(
-        self, stream: AsyncChatStream, call: _Call, plan: RoutePlan | None
+        self, stream: _AsyncStream, call: _Call, plan: RoutePlan | None
     ) -> Any:
         stream._call, stream._plan = call, plan
         meter = Metering(self, call)

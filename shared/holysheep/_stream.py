@@ -19,7 +19,7 @@ import httpx
 from pydantic import ValidationError
 
 from ._accumulate import ChoiceProgress, StreamAccumulator
-from ._body import DRAIN_BYTES, BodyLimitError, EventReader, ReadLimits, limit_error
+from ._body import DRAIN_BYTES, DRAIN_SECONDS, BodyLimitError, EventReader, ReadLimits, limit_error
 from .errors import APITimeoutError, HolySheepError, StreamError
 from .wire import ChatCompletion, ChatCompletionChunk
 
@@ -93,26 +93,43 @@ def _retryable_before_first_chunk(exc: HolySheepError) -> HolySheepError:
     return exc
 
 
-def _drain(pieces: Iterator[bytes], limits: ReadLimits) -> None:
-    """After ``[DONE]``, read the body's end (a few bytes) so the connection returns to the pool.
+def _drain_until(limits: ReadLimits) -> float:
+    until = _monotonic() + DRAIN_SECONDS
+    return until if limits.deadline_at is None else min(until, limits.deadline_at)
 
-    Bounded by ``DRAIN_BYTES`` and the deadline; a failure here loses only the connection.
+
+def _drain(
+    pieces: Iterator[bytes], reader: EventReader, acc: StreamAccumulator, rid: str | None
+) -> None:
+    """Once the answer is complete, read the body's end so the connection returns to the pool.
+
+    A caller may stop at the finish reason, before the usage chunk and ``[DONE]``: those are
+    still read (usage counted). Bounded by ``DRAIN_BYTES``, ``DRAIN_SECONDS`` and the deadline;
+    a failure here costs only the connection.
     """
-    seen = 0
-    with contextlib.suppress(httpx.TransportError):
+    seen, until = 0, _drain_until(reader.limits)
+    with contextlib.suppress(httpx.TransportError, HolySheepError, BodyLimitError):
         for raw in pieces:
+            if not acc.done:
+                for event, data in reader.feed(raw):
+                    decode_event(event, data, acc, rid)
             seen += len(raw)
-            if seen > DRAIN_BYTES or limits.past_deadline():
+            if seen > DRAIN_BYTES or _monotonic() > until:
                 return
 
 
-async def _adrain(pieces: AsyncIterator[bytes], limits: ReadLimits) -> None:
-    """After ``[DONE]``, read the body's end (async twin of ``_drain``)."""
-    seen = 0
-    with contextlib.suppress(httpx.TransportError):
+async def _adrain(
+    pieces: AsyncIterator[bytes], reader: EventReader, acc: StreamAccumulator, rid: str | None
+) -> None:
+    """Once the answer is complete, read the body's end (async twin of ``_drain``)."""
+    seen, until = 0, _drain_until(reader.limits)
+    with contextlib.suppress(httpx.TransportError, HolySheepError, BodyLimitError):
         async for raw in pieces:
+            if not acc.done:
+                for event, data in reader.feed(raw):
+                    decode_event(event, data, acc, rid)
             seen += len(raw)
-            if seen > DRAIN_BYTES or limits.past_deadline():
+            if seen > DRAIN_BYTES or _monotonic() > until:
                 return
 
 
@@ -196,31 +213,10 @@ class _StreamBase:
         return self._acc.cut_short(self.request_id, cause)
 
 
-class ChatStream(_StreamBase):
-    """Iterate to receive ``ChatCompletionChunk`` objects; ``completion`` has the sum.
-
-    Use as a context manager (or exhaust it) so the connection goes back to the pool.
-    """
-
-    def __init__(self, client: HolySheepClient, call: _Call) -> None:
-        super().__init__(client, call)
-        self._gen = self._chunks()
-
-    def __iter__(self) -> Iterator[ChatCompletionChunk]:
-        return self._gen
-
-    def __next__(self) -> ChatCompletionChunk:
-        return next(self._gen)
-
-    def __enter__(self) -> ChatStream:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Stop reading and release the connection."""
-        self._gen.close()
+class _SyncStream(_StreamBase):
+    """The sync reading loops. The generator refers to this object only, never to the
+    ``ChatStream`` holding it: no cycle, so a loop left with ``break`` closes the stream at once
+    (and its connection goes back to the pool) instead of at the next garbage collection."""
 
     def _open(self) -> tuple[Iterator[ChatCompletionChunk], ChatCompletionChunk]:
         """Send once and read up to the first chunk (the unit the retry policy repeats)."""
@@ -247,6 +243,7 @@ class ChatStream(_StreamBase):
         """Chunks from the raw body; after ``[DONE]`` it drains the body's end. Closes it."""
         acc, rid = self._acc, self.request_id
         pieces = iter(cast(httpx.SyncByteStream, response.stream))
+        reader: EventReader | None = None
         try:
             reader = EventReader(response.headers.get("content-encoding", ""), limits)
             for raw in pieces:
@@ -257,13 +254,15 @@ class ChatStream(_StreamBase):
                     elif acc.done:
                         break
                 if acc.done:
-                    _drain(pieces, limits)
-                    return
-            for event, data in reader.end():
-                chunk = decode_event(event, data, acc, rid)
-                if chunk is not None:
-                    yield chunk
+                    break
+            else:
+                for event, data in reader.end():
+                    chunk = decode_event(event, data, acc, rid)
+                    if chunk is not None:
+                        yield chunk
         finally:
+            if reader is not None and acc.finished:
+                _drain(pieces, reader, acc, rid)
             response.close()
 
     def _chunks(self) -> Iterator[ChatCompletionChunk]:
@@ -280,28 +279,8 @@ class ChatStream(_StreamBase):
             self._finish()
 
 
-class AsyncChatStream(_StreamBase):
-    """Iterate with ``async for`` to receive chunks; ``completion`` has the sum."""
-
-    def __init__(self, client: HolySheepClient, call: _Call) -> None:
-        super().__init__(client, call)
-        self._gen = self._chunks()
-
-    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
-        return self._gen
-
-    async def __anext__(self) -> ChatCompletionChunk:
-        return await self._gen.__anext__()
-
-    async def __aenter__(self) -> AsyncChatStream:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Stop reading and release the connection."""
-        await self._gen.aclose()
+class _AsyncStream(_StreamBase):
+    """The async reading loops (see ``_SyncStream`` for why they live apart from the view)."""
 
     async def _open(self) -> tuple[Any, ChatCompletionChunk]:
         """Send once and read up to the first chunk (async twin of ``ChatStream._open``)."""
@@ -330,6 +309,7 @@ class AsyncChatStream(_StreamBase):
         """Chunks from the raw body (async twin of ``ChatStream._read``)."""
         acc, rid = self._acc, self.request_id
         pieces = aiter(cast(httpx.AsyncByteStream, response.stream))
+        reader: EventReader | None = None
         try:
             reader = EventReader(response.headers.get("content-encoding", ""), limits)
             async for raw in pieces:
@@ -340,13 +320,15 @@ class AsyncChatStream(_StreamBase):
                     elif acc.done:
                         break
                 if acc.done:
-                    await _adrain(pieces, limits)
-                    return
-            for event, data in reader.end():
-                chunk = decode_event(event, data, acc, rid)
-                if chunk is not None:
-                    yield chunk
+                    break
+            else:
+                for event, data in reader.end():
+                    chunk = decode_event(event, data, acc, rid)
+                    if chunk is not None:
+                        yield chunk
         finally:
+            if reader is not None and acc.finished:
+                await _adrain(pieces, reader, acc, rid)
             await response.aclose()
 
     async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
@@ -362,3 +344,92 @@ class AsyncChatStream(_StreamBase):
         finally:
             await chunks.aclose()
             self._finish()
+
+
+class _StreamView:
+    """What callers read on a stream, forwarded to the state the reading loop owns."""
+
+    __slots__ = ("_core",)
+    _core: _StreamBase
+
+    @property
+    def completion(self) -> ChatCompletion:
+        """The completion accumulated so far (complete once the stream is exhausted)."""
+        return self._core.completion
+
+    @property
+    def call_info(self) -> CallInfo | None:
+        """Usage, cost and attribution, set once the stream ends (``None`` before)."""
+        return self._core.call_info
+
+    @property
+    def request_id(self) -> str | None:
+        """The relay's ``x-request-id`` of the attempt being read."""
+        return self._core.request_id
+
+    @property
+    def finished(self) -> bool:
+        """True once the relay sent ``[DONE]`` or a finish reason."""
+        return self._core.finished
+
+    def progress(self, index: int = 0) -> ChoiceProgress | None:
+        """What choice ``index`` has received so far (append-only pieces), or ``None`` yet.
+
+        Cheap to call per chunk: nothing is rebuilt. Use ``completion`` for the whole message.
+        """
+        return self._core.progress(index)
+
+
+class ChatStream(_StreamView):
+    """Iterate to receive ``ChatCompletionChunk`` objects; ``completion`` has the sum.
+
+    Use as a context manager (or exhaust it) so the connection goes back to the pool.
+    """
+
+    __slots__ = ("_gen",)
+
+    def __init__(self, client: HolySheepClient, call: _Call) -> None:
+        self._core = _SyncStream(client, call)
+        self._gen = self._core._chunks()
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        return self._gen
+
+    def __next__(self) -> ChatCompletionChunk:
+        return next(self._gen)
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop reading and release the connection."""
+        self._gen.close()
+
+
+class AsyncChatStream(_StreamView):
+    """Iterate with ``async for`` to receive chunks; ``completion`` has the sum."""
+
+    __slots__ = ("_gen",)
+
+    def __init__(self, client: HolySheepClient, call: _Call) -> None:
+        self._core = _AsyncStream(client, call)
+        self._gen = self._core._chunks()
+
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        return self._gen
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        return await self._gen.__anext__()
+
+    async def __aenter__(self) -> AsyncChatStream:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection."""
+        await self._gen.aclose()
