@@ -343,9 +343,11 @@ class HolySheepClient(_ClientBase):
         url = f"{self.base_url}/models"
 
         def fetch() -> list[ModelInfo]:
+            http = self._http()
+            request = http.build_request("GET", url, headers=self._models_headers())
             with mapped_transport_errors(url):
-                response = self._http().get(url, headers=self._models_headers())
-            return self._parse_models(response, response.content)
+                response = http.send(request, stream=True)
+            return self._parse_models(response, self._read_body(response, self._models_limits()))
 
         return self.retry.call(fetch)
 
@@ -354,13 +356,17 @@ class HolySheepClient(_ClientBase):
         url = f"{self.base_url}/models"
 
         async def fetch() -> list[ModelInfo]:
-            client = await self._async.get()
+            http = await self._async.get()
+            request = http.build_request("GET", url, headers=self._models_headers())
             with mapped_transport_errors(url):
-                response = await client.get(url, headers=self._models_headers())
-                body = await response.aread()
+                response = await http.send(request, stream=True)
+            body = await self._aread_body(response, self._models_limits())
             return self._parse_models(response, body)
 
         return await self.retry.acall(fetch)
+
+    def _models_limits(self) -> ReadLimits:
+        return ReadLimits(self.max_response_bytes, self._deadline_from(time.monotonic()))
 
     def _models_headers(self) -> dict[str, str]:
         if self._closed:

@@ -32,8 +32,19 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncChatStream", "ChatStream", "decode_event", "is_event_stream"]
 
-_validate_chunk = ChatCompletionChunk.model_validate_json
 _monotonic = time.monotonic
+
+
+def _validate_chunk(data: bytes) -> ChatCompletionChunk:
+    """Parse one chunk's JSON; the first call builds the deferred validator, then binds to it.
+
+    Calling ``__pydantic_validator__.validate_json`` directly skips ``model_validate_json``'s
+    keyword handling, about 0.5 µs of every chunk (the model defers its build to first use).
+    """
+    global _validate_chunk
+    chunk = ChatCompletionChunk.model_validate_json(data)
+    _validate_chunk = ChatCompletionChunk.__pydantic_validator__.validate_json
+    return chunk
 
 
 def decode_event(

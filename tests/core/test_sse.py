@@ -1,4 +1,4 @@
-"""The bytes-level SSE splitter against the real wire: every fixture, split anywhere, any line ending.
+"""The bytes-level SSE splitter on the real wire: every fixture, split anywhere, any line ending.
 
 httpx-sse (a separate, text-level implementation) is the oracle for what each fixture's events
 are; the splitter must give the same events however the bytes are cut into pieces.
