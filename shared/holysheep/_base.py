@@ -21,6 +21,7 @@ from pydantic import SecretStr, ValidationError
 from pydantic_core import PydanticSerializationError
 
 from ._billed import Billed, billed_usage
+from ._body import ReadLimits
 from ._config import check_timeout, resolve_api_key, resolve_base_url
 from ._orchestrate import Metering, route_of
 from ._secrets import Bearer, SecretHeaders
@@ -46,6 +47,10 @@ logger = logging.getLogger("holysheep")
 LEDGER_ENV = "HOLYSHEEP_LEDGER"
 _CALL_OPTIONS = ("timeout", "retry", "extra_headers", "extra_body", "task", "app", "tags", "trim")
 _DEFAULT_READ_TIMEOUT = 120.0
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+"""32 MiB: far above any chat answer, far below what a decompression bomb would take."""
+DEFAULT_TOTAL_TIMEOUT = 600.0
+"""Ten minutes per call: above any single answer we have seen, below forever."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,9 @@ class _ClientBase:
         ledger: Any = None,
         on_ledger_error: str = "raise",
         on_unpriced: str = "refuse",
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        total_timeout: float | None = DEFAULT_TOTAL_TIMEOUT,
+        stream_idle_timeout: float | None = None,
     ) -> None:
         """Settings shared by the sync and async calls.
 
@@ -133,6 +141,14 @@ class _ClientBase:
         self._headers: SecretHeaders | None = None
         self._timeouts: dict[str, httpx.Timeout] = {}
         self._closed = False
+        _check_limits(max_response_bytes, total_timeout, stream_idle_timeout)
+        self.max_response_bytes = max_response_bytes
+        """Cap, in bytes, on a decompressed answer body and on each stream line or event."""
+        self.total_timeout = total_timeout
+        """Seconds one call may take, first byte sent to last byte read, retries included."""
+        self.stream_idle_timeout = stream_idle_timeout
+        """Seconds a stream may go without an event (comments don't count); None: the read
+        timeout."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, api_key=SecretStr('**********'))"
@@ -270,6 +286,20 @@ class _ClientBase:
                 "other fields must hold only text, numbers, booleans, lists and dicts, and text "
                 "must be valid Unicode (no lone surrogates)"
             ) from None
+
+    def _deadline_from(self, started: float) -> float | None:
+        """The monotonic time a call started at ``started`` must end by, or None."""
+        total = self.total_timeout
+        return None if total is None else started + total
+
+    def _read_limits(self, call: _Call, deadline_at: float | None) -> ReadLimits:
+        """The byte cap and clocks one attempt reads under (streams also get an idle limit)."""
+        idle = None
+        if call.stream:
+            idle = self.stream_idle_timeout
+            if idle is None:
+                idle = call.timeout.read
+        return ReadLimits(self.max_response_bytes, deadline_at, idle)
 
     def _retry_for(self, call: _Call) -> RetryPolicy:
         return call.retry or self.retry
@@ -420,3 +450,19 @@ class _ClientBase:
             attempts,
         )
         return info, billed
+
+
+def _check_limits(
+    max_response_bytes: int, total_timeout: float | None, stream_idle_timeout: float | None
+) -> None:
+    """Refuse limits that would fail every call, with the setting's name."""
+    if not isinstance(max_response_bytes, int) or max_response_bytes <= 0:
+        raise ConfigurationError(
+            f"max_response_bytes must be a positive number of bytes, not {max_response_bytes!r}"
+        )
+    for name, value in (
+        ("total_timeout", total_timeout),
+        ("stream_idle_timeout", stream_idle_timeout),
+    ):
+        if value is not None and not (isinstance(value, (int, float)) and value > 0):
+            raise ConfigurationError(f"{name} must be positive seconds or None, not {value!r}")

@@ -10,15 +10,16 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 from pydantic import SecretStr, ValidationError
 
 from ._base import _Call, _ClientBase
+from ._body import BodyCollector, BodyLimitError, ReadLimits, bounded_timeout, limit_error
 from ._orchestrate import AUTO, Metering, adrive, drive, plan_for, retarget
 from ._secrets import SecretHeaders
-from ._stream import AsyncChatStream, ChatStream
+from ._stream import AsyncChatStream, ChatStream, is_event_stream, not_an_event_stream
 from ._transport import (
     AsyncClientPool,
     build_sync_client,
@@ -29,10 +30,29 @@ from .errors import APIError, ConfigurationError
 from .wire import ChatCompletion, ChatRequest, ModelInfo, ModelList
 
 if TYPE_CHECKING:
+    from ._stream import _AsyncStream, _SyncStream
     from .routing import RoutePlan
 
 __all__ = ["HolySheepClient"]
 
+
+def _request(
+    http: httpx.Client | httpx.AsyncClient, call: _Call, limits: ReadLimits
+) -> httpx.Request:
+    """The POST for ``call``, its timeout shortened to the deadline and idle limit."""
+    try:
+        timeout = bounded_timeout(call.timeout, limits)
+    except BodyLimitError as exc:  # no time left: nothing is sent
+        raise limit_error(exc) from None
+    return http.build_request(
+        "POST", call.url, content=call.body, headers=call.headers, timeout=timeout
+    )
+
+
+def _body_error(exc: BodyLimitError, response: httpx.Response) -> APIError:
+    return limit_error(
+        exc, status_code=response.status_code, request_id=response.headers.get("x-request-id")
+    )
 
 
 class HolySheepClient(_ClientBase):
@@ -102,63 +122,100 @@ class HolySheepClient(_ClientBase):
 
     # ------------------------------------------------------------ sending (the twins)
 
-    def _send(self, call: _Call, attempts: list[str | None]) -> ChatCompletion:
+    def _send(
+        self, call: _Call, attempts: list[str | None], deadline_at: float | None
+    ) -> ChatCompletion:
         attempts.append(None)
-        with mapped_transport_errors(call.url):
-            response = self._http().post(
-                call.url, content=call.body, headers=call.headers, timeout=call.timeout
-            )
-        attempts[-1] = response.headers.get("x-request-id")
-        if response.status_code >= 400 or response.is_redirect:  # a redirect is never followed
-            # raised here, with no body local: an echoed key must not sit in traceback locals
-            raise self._error(response, response.content, call.model)
-        return self._parse_completion(response, response.content, call.model)
-
-    async def _asend(self, call: _Call, attempts: list[str | None]) -> ChatCompletion:
-        attempts.append(None)
-        client = await self._async.get()
-        with mapped_transport_errors(call.url):
-            response = await client.post(
-                call.url, content=call.body, headers=call.headers, timeout=call.timeout
-            )
-            await response.aread()
-        attempts[-1] = response.headers.get("x-request-id")
-        if response.status_code >= 400 or response.is_redirect:  # a redirect is never followed
-            # raised here, with no body local: an echoed key must not sit in traceback locals
-            raise self._error(response, response.content, call.model)
-        return self._parse_completion(response, response.content, call.model)
-
-    def _send_stream(self, call: _Call) -> httpx.Response:
+        limits = self._read_limits(call, deadline_at)
         http = self._http()
-        request = http.build_request(
-            "POST", call.url, content=call.body, headers=call.headers, timeout=call.timeout
-        )
+        request = _request(http, call, limits)
         with mapped_transport_errors(call.url):
             response = http.send(request, stream=True)
-            if response.status_code >= 400 or response.is_redirect:
-                response.read()
-                response.close()
-                raise self._error(response, response.content, call.model)
-        return response
+        attempts[-1] = response.headers.get("x-request-id")
+        _keep_body(response, self._read_body(response, limits))
+        if response.status_code >= 400 or response.is_redirect:  # a redirect is never followed
+            # raised here, with no body local: an echoed key must not sit in traceback locals
+            raise self._error(response, response.content, call.model)
+        return self._parse_completion(response, response.content, call.model)
 
-    async def _asend_stream(self, call: _Call) -> httpx.Response:
+    async def _asend(
+        self, call: _Call, attempts: list[str | None], deadline_at: float | None
+    ) -> ChatCompletion:
+        attempts.append(None)
+        limits = self._read_limits(call, deadline_at)
         http = await self._async.get()
-        request = http.build_request(
-            "POST", call.url, content=call.body, headers=call.headers, timeout=call.timeout
-        )
+        request = _request(http, call, limits)
         with mapped_transport_errors(call.url):
             response = await http.send(request, stream=True)
-            if response.status_code >= 400 or response.is_redirect:
-                await response.aread()
-                await response.aclose()
-                raise self._error(response, response.content, call.model)
+        attempts[-1] = response.headers.get("x-request-id")
+        _keep_body(response, await self._aread_body(response, limits))
+        if response.status_code >= 400 or response.is_redirect:  # a redirect is never followed
+            # raised here, with no body local: an echoed key must not sit in traceback locals
+            raise self._error(response, response.content, call.model)
+        return self._parse_completion(response, response.content, call.model)
+
+    def _read_body(self, response: httpx.Response, limits: ReadLimits) -> bytes:
+        """The whole body, decompressed under the byte cap and the deadline; closes it."""
+        try:
+            collector = BodyCollector(response.headers.get("content-encoding", ""), limits)
+            with mapped_transport_errors(response.request.url):
+                for raw in cast(httpx.SyncByteStream, response.stream):
+                    collector.feed(raw)
+        except BodyLimitError as exc:
+            raise _body_error(exc, response) from None
+        finally:
+            response.close()
+        return collector.body()
+
+    async def _aread_body(self, response: httpx.Response, limits: ReadLimits) -> bytes:
+        """The whole body, decompressed under the byte cap and the deadline; closes it."""
+        try:
+            collector = BodyCollector(response.headers.get("content-encoding", ""), limits)
+            with mapped_transport_errors(response.request.url):
+                async for raw in cast(httpx.AsyncByteStream, response.stream):
+                    collector.feed(raw)
+        except BodyLimitError as exc:
+            raise _body_error(exc, response) from None
+        finally:
+            await response.aclose()
+        return collector.body()
+
+    def _send_stream(self, call: _Call, limits: ReadLimits) -> httpx.Response:
+        """Send a stream request; returns only a 2xx event-stream response, still unread."""
+        http = self._http()
+        request = _request(http, call, limits)
+        with mapped_transport_errors(call.url):
+            response = http.send(request, stream=True)
+        if response.status_code >= 400 or response.is_redirect or not is_event_stream(response):
+            _keep_body(response, self._read_body(response, limits))
+            raise self._stream_refused(response, call)
         return response
+
+    async def _asend_stream(self, call: _Call, limits: ReadLimits) -> httpx.Response:
+        """Send a stream request (async twin of ``_send_stream``)."""
+        http = await self._async.get()
+        request = _request(http, call, limits)
+        with mapped_transport_errors(call.url):
+            response = await http.send(request, stream=True)
+        if response.status_code >= 400 or response.is_redirect or not is_event_stream(response):
+            _keep_body(response, await self._aread_body(response, limits))
+            raise self._stream_refused(response, call)
+        return response
+
+    def _stream_refused(self, response: httpx.Response, call: _Call) -> APIError:
+        """The error for a stream answered with an error, a redirect or not an event stream."""
+        if response.status_code >= 400 or response.is_redirect:
+            return self._error(response, response.content, call.model)
+        return not_an_event_stream(response, response.content)
 
     def _chat_call(self, call: _Call, plan: RoutePlan | None) -> ChatCompletion:
         meter = Metering(self, call)
         started, attempts = time.monotonic(), []
         try:
-            completion = self._retry_for(call).call(lambda: self._send(call, attempts))
+            deadline_at = self._deadline_from(started)
+            completion = self._retry_for(call).call(
+                lambda: self._send(call, attempts, deadline_at)
+            )
         except BaseException:
             meter.release()
             raise
@@ -177,7 +234,10 @@ class HolySheepClient(_ClientBase):
         meter = await Metering.aopen(self, call)
         started, attempts = time.monotonic(), []
         try:
-            completion = await self._retry_for(call).acall(lambda: self._asend(call, attempts))
+            deadline_at = self._deadline_from(started)
+            completion = await self._retry_for(call).acall(
+                lambda: self._asend(call, attempts, deadline_at)
+            )
         except BaseException:
             await meter.arelease()
             raise
@@ -192,7 +252,7 @@ class HolySheepClient(_ClientBase):
         )
         return completion
 
-    def _open_stream(self, stream: ChatStream) -> Any:
+    def _open_stream(self, stream: _SyncStream) -> Any:
         """Open a stream up to its first chunk: budget, routing and retries included."""
         call = stream._call
         if call.model != AUTO:
@@ -202,7 +262,7 @@ class HolySheepClient(_ClientBase):
             plan, lambda m: self._open_stream_call(stream, retarget(self, call, plan, m), plan)
         )
 
-    async def _aopen_stream(self, stream: AsyncChatStream) -> Any:
+    async def _aopen_stream(self, stream: _AsyncStream) -> Any:
         """Open a stream up to its first chunk (async twin of ``_open_stream``)."""
         call = stream._call
         if call.model != AUTO:
@@ -212,7 +272,7 @@ class HolySheepClient(_ClientBase):
             plan, lambda m: self._aopen_stream_call(stream, retarget(self, call, plan, m), plan)
         )
 
-    def _open_stream_call(self, stream: ChatStream, call: _Call, plan: RoutePlan | None) -> Any:
+    def _open_stream_call(self, stream: _SyncStream, call: _Call, plan: RoutePlan | None) -> Any:
         stream._call, stream._plan = call, plan
         meter = Metering(self, call)
         try:
@@ -225,7 +285,7 @@ class HolySheepClient(_ClientBase):
         return opened
 
     async def _aopen_stream_call(
-        self, stream: AsyncChatStream, call: _Call, plan: RoutePlan | None
+        self, stream: _AsyncStream, call: _Call, plan: RoutePlan | None
     ) -> Any:
         stream._call, stream._plan = call, plan
         meter = await Metering.aopen(self, call)
@@ -297,8 +357,11 @@ class HolySheepClient(_ClientBase):
         url = f"{self.base_url}/models"
 
         def fetch() -> list[ModelInfo]:
+            http = self._http()
+            request = http.build_request("GET", url, headers=self._models_headers())
             with mapped_transport_errors(url):
-                response = self._http().get(url, headers=self._models_headers())
+                response = http.send(request, stream=True)
+            _keep_body(response, self._read_body(response, self._models_limits()))
             return self._parse_models(response)
 
         return self.retry.call(fetch)
@@ -308,13 +371,17 @@ class HolySheepClient(_ClientBase):
         url = f"{self.base_url}/models"
 
         async def fetch() -> list[ModelInfo]:
-            client = await self._async.get()
+            http = await self._async.get()
+            request = http.build_request("GET", url, headers=self._models_headers())
             with mapped_transport_errors(url):
-                response = await client.get(url, headers=self._models_headers())
-                await response.aread()
+                response = await http.send(request, stream=True)
+            _keep_body(response, await self._aread_body(response, self._models_limits()))
             return self._parse_models(response)
 
         return await self.retry.acall(fetch)
+
+    def _models_limits(self) -> ReadLimits:
+        return ReadLimits(self.max_response_bytes, self._deadline_from(time.monotonic()))
 
     def _models_headers(self) -> SecretHeaders:
         if self._closed:
@@ -336,3 +403,9 @@ class HolySheepClient(_ClientBase):
                 status_code=response.status_code,
                 request_id=response.headers.get("x-request-id"),
             ) from None
+
+
+def _keep_body(response: httpx.Response, body: bytes) -> None:
+    """Make a body read under our caps available as ``response.content`` (httpx's own slot),
+    so error paths read it from the response instead of holding it in a local variable."""
+    response._content = body

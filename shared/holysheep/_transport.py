@@ -51,9 +51,14 @@ def _limits(max_connections: int) -> httpx.Limits:
     )
 
 
+# Only encodings whose output we can inflate in bounded steps (``_body.py``): no br, no zstd.
+_HEADERS = {"accept-encoding": "gzip, deflate"}
+
+
 def build_sync_client(max_connections: int = 100) -> httpx.Client:
     """A keep-alive ``httpx.Client``; httpx itself never retries (``retries=0``)."""
     return httpx.Client(
+        headers=_HEADERS,
         limits=_limits(max_connections),
         transport=httpx.HTTPTransport(limits=_limits(max_connections), retries=0),
         follow_redirects=False,
@@ -70,7 +75,7 @@ def build_async_client(max_connections: int = 100) -> httpx.AsyncClient:
         )
     else:
         transport = AiohttpTransport(limits=_limits(max_connections))
-    return httpx.AsyncClient(transport=transport, follow_redirects=False)
+    return httpx.AsyncClient(transport=transport, headers=_HEADERS, follow_redirects=False)
 
 
 def safe_url(url: str | httpx.URL) -> str:

@@ -7,6 +7,7 @@ that echoes it is scrubbed, and a careless key (a pasted newline, non-ASCII) is 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import pickle
 import socket
@@ -110,7 +111,10 @@ def test_prepared_call_and_stream_mask_the_key() -> None:
     client = HolySheepClient(api_key=KEY, base_url="http://127.0.0.1:9/v1")
     call = client._prepare(None, {"model": "gpt-4.1", "messages": HELLO}, stream=False)
     stream = client.stream(model="gpt-4.1", messages=HELLO)
-    shown = repr(call) + repr(stream) + repr(vars(stream)) + repr(dict(vars(stream)))
+    # the stream view is slotted; its reading state (``_core``) holds the call and the client
+    core = stream._core
+    fields = {f.name: getattr(core._call, f.name) for f in dataclasses.fields(core._call)}
+    shown = repr(call) + repr(stream) + repr(vars(core)) + repr(fields)
     assert_hidden(shown)
     assert "authorization" in repr(call)  # present, masked
     stream.close()

@@ -7,27 +7,31 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 from holysheep import StreamError
 from holysheep._accumulate import StreamAccumulator
+from holysheep._sse import SSEDecoder
 from holysheep._stream import decode_event
 from holysheep.wire import ChatCompletion
-from httpx_sse import EventSource
 
 from ..conftest import FIXTURES
 
 
+def feed(body: bytes, acc: StreamAccumulator, request_id: str | None) -> None:
+    """Feed raw SSE bytes through our splitter and decoder, as the client does."""
+    decoder = SSEDecoder(1 << 20)
+    for event, data in [*decoder.feed(body), *decoder.end()]:
+        decode_event(event, data, acc, request_id)
+        if acc.done:
+            break
+
+
 def run(name: str) -> tuple[StreamAccumulator, StreamError | None]:
-    """Feed one .sse fixture through httpx-sse and our decoder, as the client does."""
+    """Feed one .sse fixture through the splitter and the decoder."""
     body = (FIXTURES / f"{name}.response.sse").read_bytes()
-    response = httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
     acc = StreamAccumulator()
     try:
-        for sse in EventSource(response).iter_sse():
-            decode_event(sse, acc, "req_1")
-            if acc.done:
-                break
+        feed(body, acc, "req_1")
     except StreamError as exc:
         return acc, exc
     return acc, None
@@ -198,10 +202,8 @@ def test_stream_cut_short_is_detected() -> None:
     body = (FIXTURES / "openai-stream-basic-include-usage.response.sse").read_bytes()
     frames = body.split(b"\n\n")
     cut = b"\n\n".join(frames[:5]) + b"\n\n"  # role chunk and a few words, no finish, no [DONE]
-    response = httpx.Response(200, content=cut, headers={"content-type": "text/event-stream"})
     acc = StreamAccumulator()
-    for sse in EventSource(response).iter_sse():
-        decode_event(sse, acc, None)
+    feed(cut, acc, None)
     assert not acc.finished
     error = acc.cut_short("req_2", "connection reset")
     assert isinstance(error, StreamError)
@@ -210,10 +212,5 @@ def test_stream_cut_short_is_detected() -> None:
 
 
 def test_malformed_chunk_is_a_stream_error() -> None:
-    response = httpx.Response(
-        200, content=b'data: {"choices": "nope"}\n\n', headers={"content-type": "text/event-stream"}
-    )
-    acc = StreamAccumulator()
     with pytest.raises(StreamError, match="malformed"):
-        for sse in EventSource(response).iter_sse():
-            decode_event(sse, acc, None)
+        feed(b'data: {"choices": "nope"}\n\n', StreamAccumulator(), None)
