@@ -190,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _cli_ledger.register(sub)  # report
     _cli_route.register(sub)  # route
+    from .batch import _cli as _cli_batch
+
+    _cli_batch.register(sub)  # batch (bulk jobs)
     return parser
 
 

@@ -25,7 +25,7 @@ from holysheep.errors import (
 )
 
 from ._formats import InputError, body_hash
-from ._journal import Journal, Mark
+from ._journal import Commit, Journal, Mark
 from ._limits import AdaptiveLimits
 from ._model import BatchRequest, BatchResult, BatchSummary
 from ._records import decode_error, decode_ok, encode_error, encode_ok, record_usd
@@ -112,15 +112,6 @@ class Job:
             return
         digest = body_hash(item)
         key = digest if self.dedup else f"c:{item.custom_id}"
-        answered = self.journal.done_hash(item.custom_id)
-        if answered is not None and answered != digest:
-            self._emit(BatchResult(
-                item.custom_id, seq=item.seq, error=BadRequestError(
-                    f"custom_id {item.custom_id!r} was already answered in this job for a "
-                    "different request; give the changed request a new custom_id, or start a "
-                    "new job (another --job or --journal)", code="custom_id_reused"),
-            ))
-            return
         work = self._works.get(key)
         if work is not None:
             work.waiters.append(item)
@@ -128,11 +119,22 @@ class Job:
         if key in self._elsewhere:
             self._elsewhere[key].append((item, digest))
             return
-        self._resolve(key, [(item, digest)], answered is not None)
+        answered, (state, record) = self.journal.lookup(item.custom_id, key, self._since)
+        if answered is not None and answered != digest:
+            if state == "mine":
+                self.journal.release(key)
+            self._emit(BatchResult(
+                item.custom_id, seq=item.seq, error=BadRequestError(
+                    f"custom_id {item.custom_id!r} was already answered in this job for a "
+                    "different request; give the changed request a new custom_id, or start a "
+                    "new job (another --job or --journal)", code="custom_id_reused"),
+            ))
+            return
+        self._apply(key, [(item, digest)], answered is not None, state, record)
 
-    def _resolve(self, key: str, requests: list[tuple[BatchRequest, str]], resumed: bool) -> None:
-        """Claim ``key`` for ``requests`` and act on what the journal says."""
-        state, record = self.journal.claim(key, self._since)
+    def _apply(self, key: str, requests: list[tuple[BatchRequest, str]], resumed: bool,
+               state: str, record: str | None) -> None:
+        """Act on what the journal said of ``key`` for ``requests``."""
         if state == "done" and record is not None:
             completion, info = decode_ok(record)
             for request, digest in requests:
@@ -250,30 +252,38 @@ class Job:
 
     # ------------------------------------------------------------ outcomes
 
-    def outcome(self, work: Work, completion: Any, error: BaseException | None) -> None:
-        """A call ended: retry a 429 later, or commit the answer or failure and hand it out."""
-        self._in_flight -= 1
-        self._reserved -= work.estimate
-        if isinstance(error, RateLimitError) and work.rate_limited + 1 < _RATE_LIMIT_TRIES:
-            self._rate_limited(work, error)
-            return
-        self.limits.finished(work.model, work.round)
-        del self._works[work.key]
+    def outcomes(self, ended: list[tuple[Work, Any, BaseException | None]]) -> None:
+        """Calls ended: retry 429s later, commit answers (at once) and failures, hand them out."""
+        answered: list[tuple[Work, Any]] = []
+        for work, completion, error in ended:
+            self._in_flight -= 1
+            self._reserved -= work.estimate
+            if isinstance(error, RateLimitError) and work.rate_limited + 1 < _RATE_LIMIT_TRIES:
+                self._rate_limited(work, error)
+                continue
+            self.limits.finished(work.model, work.round)
+            del self._works[work.key]
+            if error is None:
+                answered.append((work, completion))
+            else:
+                self._failed(work, error)
+        if answered:
+            self._commit(answered)
+
+    def _failed(self, work: Work, error: BaseException) -> None:
         requests = [work.request, *work.waiters]
-        if error is None:
-            self._committed(work, requests, completion)
-        elif isinstance(error, BudgetExceededError):  # a ledger budget: not sent, not failed
+        if isinstance(error, BudgetExceededError):  # a ledger budget: not sent, not failed
             self.journal.release(work.key)
             for request in requests:
                 self._unsent(request, error)
-        else:
-            if not isinstance(error, HolySheepError):
-                error = HolySheepError(f"unexpected {type(error).__name__}: {error}")
-            marks: list[Mark] = [(r.custom_id, work.hash, False) for r in requests]
-            self.journal.fail(work.key, encode_error(error), marks)
-            for i, request in enumerate(requests):
-                self._emit(BatchResult(request.custom_id, error=error, seq=request.seq,
-                                       deduplicated=i > 0))
+            return
+        if not isinstance(error, HolySheepError):
+            error = HolySheepError(f"unexpected {type(error).__name__}: {error}")
+        marks: list[Mark] = [(r.custom_id, work.hash, False) for r in requests]
+        self.journal.fail(work.key, encode_error(error), marks)
+        for i, request in enumerate(requests):
+            self._emit(BatchResult(request.custom_id, error=error, seq=request.seq,
+                                   deduplicated=i > 0))
 
     def _rate_limited(self, work: Work, error: RateLimitError) -> None:
         """Halve the model's limit, pause it for Retry-After, and queue the call again."""
@@ -287,27 +297,32 @@ class Job:
         work.not_before = self._clock() + pause
         self._queues.setdefault(work.model, deque()).appendleft(work)
 
-    def _committed(self, work: Work, requests: list[BatchRequest], completion: Any) -> None:
-        info = completion.call_info
+    def _commit(self, answered: list[tuple[Work, Any]]) -> None:
+        """Commit answers in one journal write, then hand them out (never before)."""
         summary = self.summary
-        summary.billed_calls += 1
-        usage, cost = getattr(info, "usage", None), getattr(info, "cost", None)
-        if usage is not None:
-            summary.prompt_tokens += usage.prompt_tokens
-            summary.completion_tokens += usage.completion_tokens
-        if cost is not None:
-            summary.total_usd += cost.total_usd
-            summary.relay_cny += cost.relay_cny
-            summary.direct_cny += cost.direct_cny
-        marks: list[Mark] = [(r.custom_id, work.hash, True) for r in requests]
-        first = self.journal.finish(
-            work.key, encode_ok(completion, info), record_usd(info), marks
-        )
-        if first is not None:  # another worker answered first: every copy gets that answer
-            completion, info = decode_ok(first)
-            self.journal.mark(marks)
-        for i, request in enumerate(requests):
-            self._answer(request, completion, info, from_journal=False, dedup=i > 0)
+        commits: list[Commit] = []
+        for work, completion in answered:
+            info = completion.call_info
+            summary.billed_calls += 1
+            usage, cost = getattr(info, "usage", None), getattr(info, "cost", None)
+            if usage is not None:
+                summary.prompt_tokens += usage.prompt_tokens
+                summary.completion_tokens += usage.completion_tokens
+            if cost is not None:
+                summary.total_usd += cost.total_usd
+                summary.relay_cny += cost.relay_cny
+                summary.direct_cny += cost.direct_cny
+            marks: list[Mark] = [(r.custom_id, work.hash, True)
+                                 for r in (work.request, *work.waiters)]
+            commits.append((work.key, encode_ok(completion, info), record_usd(info), marks))
+        firsts = self.journal.finish(commits)
+        for (work, completion), first, commit in zip(answered, firsts, commits, strict=True):
+            info = completion.call_info
+            if first is not None:  # another worker answered first: every copy gets that one
+                completion, info = decode_ok(first)
+                self.journal.mark(commit[3])
+            for i, request in enumerate((work.request, *work.waiters)):
+                self._answer(request, completion, info, from_journal=False, dedup=i > 0)
 
     # ------------------------------------------------------------ timers (fleet)
 
@@ -321,7 +336,8 @@ class Job:
         if self._elsewhere and now >= self._next_poll:
             self._next_poll = now + self._poll_every
             for key in list(self._elsewhere):
-                self._resolve(key, self._elsewhere.pop(key), False)
+                state, record = self.journal.claim(key, self._since)
+                self._apply(key, self._elsewhere.pop(key), False, state, record)
 
     def wait_s(self) -> float:
         """How long the driver may wait for a call to end before something else is due."""

@@ -20,6 +20,7 @@ from holysheep.errors import ConfigurationError, HolySheepError
 
 __all__ = [
     "Claim",
+    "Commit",
     "Journal",
     "JournalError",
     "Mark",
@@ -34,6 +35,8 @@ Claim = tuple[Literal["mine", "done", "failed", "busy"], str | None]
 worker holds a live lease on it."""
 Mark = tuple[str, str, bool]
 """``(custom_id, body hash, ok)``: one request's outcome, for status and changed-body checks."""
+Commit = tuple[str, str, Decimal, list[Mark]]
+"""``(key, record, usd, marks)``: one answer to commit, with the requests it answers."""
 
 
 class JournalError(HolySheepError):
@@ -53,6 +56,10 @@ class Journal(Protocol):
         """Take the work ``key`` unless it is answered, failed after ``since`` or held."""
         ...
 
+    def lookup(self, custom_id: str, key: str, since: float) -> tuple[str | None, Claim]:
+        """``done_hash(custom_id)`` and ``claim(key, since)`` in one step (per admitted request)."""
+        ...
+
     def renew(self, keys: Iterable[str]) -> None:
         """Extend this worker's leases on ``keys`` (a no-op without leases)."""
         ...
@@ -61,8 +68,8 @@ class Journal(Protocol):
         """Give up the work ``key`` unanswered (left unsent)."""
         ...
 
-    def finish(self, key: str, record: str, usd: Decimal, marks: list[Mark]) -> str | None:
-        """Commit an answer; returns None, or the record another worker committed first."""
+    def finish(self, commits: list[Commit]) -> list[str | None]:
+        """Commit answers at once; per answer None, or the record another worker committed."""
         ...
 
     def fail(self, key: str, record: str, marks: list[Mark]) -> None:
@@ -159,18 +166,22 @@ class MemoryJournal:
             return "failed", failure[1]
         return "mine", None
 
+    def lookup(self, custom_id: str, key: str, since: float) -> tuple[str | None, Claim]:
+        return self.done_hash(custom_id), self.claim(key, since)
+
     def renew(self, keys: Iterable[str]) -> None:
         return None
 
     def release(self, key: str) -> None:
         return None
 
-    def finish(self, key: str, record: str, usd: Decimal, marks: list[Mark]) -> str | None:
-        self._answers[key] = record
-        self._failures.pop(key, None)
-        self._spent += usd
-        self.mark(marks)
-        return None
+    def finish(self, commits: list[Commit]) -> list[str | None]:
+        for key, record, usd, marks in commits:
+            self._answers[key] = record
+            self._failures.pop(key, None)
+            self._spent += usd
+            self.mark(marks)
+        return [None] * len(commits)
 
     def fail(self, key: str, record: str, marks: list[Mark]) -> None:
         self._failures[key] = (time.time(), record)

@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from ._journal import Claim, JournalError, Mark
+from ._journal import Claim, Commit, JournalError, Mark
 
 __all__ = ["RedisJournal"]
 
@@ -133,6 +133,17 @@ class RedisJournal:
         state = state.decode()
         return state, (record.decode() if record else None)  # type: ignore[return-value]
 
+    def lookup(self, custom_id: str, key: str, since: float) -> tuple[str | None, Claim]:
+        k = self._keys
+        with self._errors("read"):
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.hget(k["ok"], custom_id)
+            self._claim(keys=[k["answers"], k["failures"], self._lease_prefix + key],
+                        args=[key, self.worker, self.lease_ms, repr(since)], client=pipe)
+            answered, (state, record) = pipe.execute()
+        claim = (state.decode(), record.decode() if record else None)
+        return (None if answered is None else answered.decode()), claim  # type: ignore[return-value]
+
     def renew(self, keys: Iterable[str]) -> None:
         leases = [self._lease_prefix + key for key in keys]
         with self._errors("write"):
@@ -143,21 +154,22 @@ class RedisJournal:
         with self._errors("write"):
             self._release(keys=[self._lease_prefix + key], args=[self.worker])
 
-    def finish(self, key: str, record: str, usd: Decimal, marks: list[Mark]) -> str | None:
+    def finish(self, commits: list[Commit]) -> list[str | None]:
         k = self._keys
-        args: list[Any] = [key, record, int(usd * _PICO), self.worker]
-        for custom_id, body, _ in marks:
-            args += [custom_id, body]
         with self._errors("write"):
-            first = self._finish(
-                keys=[k["answers"], k["failures"], k["ok"], k["failed"],
-                      self._lease_prefix + key, k["meta"]],
-                args=args,
-            )
-        if first is not None:
-            return first.decode()
+            pipe = self._redis.pipeline(transaction=False)
+            for key, record, usd, marks in commits:
+                args: list[Any] = [key, record, int(usd * _PICO), self.worker]
+                for custom_id, body, _ in marks:
+                    args += [custom_id, body]
+                self._finish(
+                    keys=[k["answers"], k["failures"], k["ok"], k["failed"],
+                          self._lease_prefix + key, k["meta"]],
+                    args=args, client=pipe,
+                )
+            firsts = pipe.execute()
         self._spent_cache = None
-        return None
+        return [None if first is None else first.decode() for first in firsts]
 
     def fail(self, key: str, record: str, marks: list[Mark]) -> None:
         k = self._keys

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from ._journal import Claim, JournalError, Mark
+from ._journal import Claim, Commit, JournalError, Mark
 
 __all__ = ["SQLiteJournal"]
 
@@ -28,6 +28,14 @@ CREATE TABLE IF NOT EXISTS marks (job TEXT, custom_id TEXT, hash TEXT NOT NULL, 
     PRIMARY KEY (job, custom_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (job TEXT, name TEXT, value TEXT,
     PRIMARY KEY (job, name)) WITHOUT ROWID;
+"""
+
+
+_LOOKUP = """
+SELECT (SELECT hash FROM marks WHERE job=? AND custom_id=? AND ok=1),
+       (SELECT record FROM answers WHERE job=? AND key=?),
+       (SELECT at FROM failures WHERE job=? AND key=?),
+       (SELECT record FROM failures WHERE job=? AND key=?)
 """
 
 
@@ -79,19 +87,19 @@ class SQLiteJournal:
         return None if row is None else row[0]
 
     def claim(self, key: str, since: float) -> Claim:
+        return self.lookup("", key, since)[1]
+
+    def lookup(self, custom_id: str, key: str, since: float) -> tuple[str | None, Claim]:
+        job = self.job
         with self._errors("read"):
-            conn = self._conn
-            row = conn.execute(
-                "SELECT record FROM answers WHERE job=? AND key=?", (self.job, key)
-            ).fetchone()
-            if row is not None:
-                return "done", row[0]
-            row = conn.execute(
-                "SELECT at, record FROM failures WHERE job=? AND key=?", (self.job, key)
-            ).fetchone()
-        if row is not None and row[0] >= since:
-            return "failed", row[1]
-        return "mine", None
+            answered, record, at, failure = self._conn.execute(_LOOKUP, (
+                job, custom_id, job, key, job, key, job, key
+            )).fetchone()
+        if record is not None:
+            return answered, ("done", record)
+        if failure is not None and at >= since:
+            return answered, ("failed", failure)
+        return answered, ("mine", None)
 
     def renew(self, keys: Iterable[str]) -> None:
         return None
@@ -99,29 +107,27 @@ class SQLiteJournal:
     def release(self, key: str) -> None:
         return None
 
-    def finish(self, key: str, record: str, usd: Decimal, marks: list[Mark]) -> str | None:
+    def finish(self, commits: list[Commit]) -> list[str | None]:
+        job = self.job
+        spent = self._spent + sum((usd for _, _, usd, _ in commits), Decimal(0))
         with self._errors("write"):
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(
-                    "INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (self.job, key, record)
-                )
-                conn.execute("DELETE FROM failures WHERE job=? AND key=?", (self.job, key))
-                self._put_marks(marks)
-                if usd:
-                    spent = self._spent + usd
-                    conn.execute(
-                        "INSERT OR REPLACE INTO meta VALUES (?, 'spent_usd', ?)",
-                        (self.job, str(spent)),
-                    )
+                conn.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
+                                 [(job, key, record) for key, record, _, _ in commits])
+                conn.executemany("DELETE FROM failures WHERE job=? AND key=?",
+                                 [(job, key) for key, _, _, _ in commits])
+                self._put_marks([mark for *_, marks in commits for mark in marks])
+                if spent != self._spent:
+                    conn.execute("INSERT OR REPLACE INTO meta VALUES (?, 'spent_usd', ?)",
+                                 (job, str(spent)))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
-            if usd:
-                self._spent = spent
-        return None
+        self._spent = spent
+        return [None] * len(commits)
 
     def fail(self, key: str, record: str, marks: list[Mark]) -> None:
         with self._errors("write"):

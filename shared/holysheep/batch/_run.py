@@ -85,10 +85,9 @@ def run(job: Job, source: Iterable[Any]) -> Iterator[BatchResult]:
                     ended.append(done.get_nowait())
             except queue.Empty:
                 ended = []
-            for work, future in ended:
-                pending -= 1
-                error = future.exception()
-                job.outcome(work, None if error else future.result(), error)
+            pending -= len(ended)
+            job.outcomes([(work, f.result() if f.exception() is None else None, f.exception())
+                          for work, f in ended])
             job.tick()
     finally:
         pool.shutdown(wait=pending == 0, cancel_futures=True)
@@ -98,15 +97,21 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
     """Run ``job`` with a task per call in flight (``client.achat``)."""
     aiter_ = source.__aiter__() if isinstance(source, AsyncIterable) else None
     it = None if aiter_ is not None else iter(source)  # type: ignore[arg-type]
-    done: asyncio.Queue[tuple[Work, asyncio.Task[Any]]] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    ended: list[tuple[Work, asyncio.Task[Any]]] = []
     tasks: set[asyncio.Task[Any]] = set()
+    wake: list[asyncio.Future[None]] = []
     read, exhausted = 0, False
+
+    def woken(_: object = None) -> None:
+        if wake and not wake[0].done():
+            wake[0].set_result(None)
 
     def call(work: Work) -> None:
         body, options = job.call(work)
-        task = asyncio.ensure_future(job.client.achat(body, **options))
+        task = loop.create_task(job.client.achat(body, **options))
         tasks.add(task)
-        task.add_done_callback(lambda t: done.put_nowait((work, t)))
+        task.add_done_callback(lambda t: (ended.append((work, t)), woken()))
 
     try:
         while True:
@@ -124,16 +129,15 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
                 yield result
             if exhausted and job.idle():
                 return
-            try:
-                ended = [await asyncio.wait_for(done.get(), job.wait_s())]
-                while not done.empty():  # every call that ended meanwhile, in one pass
-                    ended.append(done.get_nowait())
-            except asyncio.TimeoutError:
-                ended = []
-            for work, task in ended:
-                tasks.discard(task)
-                error = task.exception()
-                job.outcome(work, None if error else task.result(), error)
+            if not ended:  # sleep until a call ends or a timer of the job is due
+                wake[:] = [loop.create_future()]
+                timer = loop.call_later(job.wait_s(), woken)
+                await wake[0]
+                timer.cancel()
+            batch, ended[:] = list(ended), []
+            tasks.difference_update(task for _, task in batch)
+            job.outcomes([(work, None if t.exception() else t.result(), t.exception())
+                          for work, t in batch])
             job.tick()
     finally:
         for task in tasks:
