@@ -50,10 +50,15 @@ def client(emulator: RelayEmulator) -> Iterator[HolySheepClient]:
 
 @pytest.fixture(params=["sync", "async"])
 def run_batch(request: pytest.FixtureRequest) -> Runner:
-    """Run a job to its end with ``client.batch`` or ``client.abatch``: (results, summary)."""
+    """Run a job to its end with ``client.batch`` or ``client.abatch``: (results, summary).
+
+    Concurrency defaults to 4: the emulator's listen backlog is 5, and a burst of new
+    connections beyond it waits a second for the SYN to be sent again.
+    """
 
     def run(client: HolySheepClient, items: Any, **options: Any) -> tuple[list[BatchResult],
                                                                          BatchSummary]:
+        options.setdefault("concurrency", 4)
         if request.param == "sync":
             job = client.batch(items, **options)
             return list(job), job.summary

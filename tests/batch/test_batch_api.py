@@ -54,7 +54,7 @@ def test_ordered_results_follow_the_input(
     emulator.latency = 0.01
     items = requests(40)
     items[0]["messages"][0]["content"] = "x " * 3000  # a slower first answer (longer echo)
-    results, _ = run_batch(client, items, ordered=True, concurrency=8)
+    results, _ = run_batch(client, items, ordered=True)
     assert [r.custom_id for r in results] == [f"r{i}" for i in range(40)]
 
 
@@ -125,7 +125,7 @@ def test_rate_limits_halve_concurrency_and_every_request_still_finishes(
 ) -> None:
     emulator.latency = 0.02
     emulator.fail(429, times=6, retry_after=0.05)
-    job_results, summary = run_batch(client, requests(24), concurrency=8)
+    _, summary = run_batch(client, requests(24))
     assert summary.succeeded == 24 and summary.failed == 0
     assert len(emulator.billed) == 24
     assert len(emulator.requests) == 30  # each 429 answered once, then sent again
@@ -135,8 +135,8 @@ def test_a_request_rate_limited_for_good_fails_with_the_429(
     client: HolySheepClient, emulator: RelayEmulator, run_batch: Runner
 ) -> None:
     emulator.fail(429, times=100, retry_after=0.0, model="gpt-4.1")
-    items = requests(3) + [{"custom_id": "busy", "model": "gpt-4.1",
-                            "messages": [{"role": "user", "content": "hi"}]}]
+    busy = {"custom_id": "busy", "model": "gpt-4.1", "messages": [{"role": "user", "content": "?"}]}
+    items = [*requests(3), busy]
     results, summary = run_batch(client, items)
     assert summary.succeeded == 3
     assert isinstance({r.custom_id: r for r in results}["busy"].error, RateLimitError)
@@ -147,8 +147,8 @@ def test_a_rerun_pays_nothing_that_finished(
 ) -> None:
     journal = tmp_path / "job.db"
     emulator.fail(503, times=3, model="gpt-4.1")  # one request fails (retries spent)
-    items = requests(8) + [{"custom_id": "flaky", "model": "gpt-4.1",
-                            "messages": [{"role": "user", "content": "hi"}]}]
+    flaky = {"custom_id": "f", "model": "gpt-4.1", "messages": [{"role": "user", "content": "?"}]}
+    items = [*requests(8), flaky]
     _, first = run_batch(client, items, journal=journal)
     assert first.succeeded == 8 and first.failed == 1
     billed = len(emulator.billed)
