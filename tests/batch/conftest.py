@@ -96,9 +96,10 @@ def redis_url() -> Iterator[str]:
     client.close()
 
 
-def cli(emulator: RelayEmulator, *args: str) -> subprocess.Popen[str]:
+def cli(emulator: RelayEmulator, *args: str, **extra_env: str) -> subprocess.Popen[str]:
     """Start ``holysheep batch ARGS`` in a subprocess against the emulator."""
     env = {
+        **extra_env,
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": os.pathsep.join((str(ROOT / "shared"), str(ROOT))),
         "HOLYSHEEP_API_KEY": KEY,
