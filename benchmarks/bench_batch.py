@@ -25,7 +25,6 @@ import gc
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -126,9 +125,11 @@ def peak_rss(base_url: str, lines: int) -> dict[str, float]:
                 handle.write(json.dumps(item) + "\n")
         env = {**os.environ, "PYTHONPATH": f"{SHARED}{os.pathsep}{ROOT}",
                "HOLYSHEEP_API_KEY": "bench", "HOLYSHEEP_BASE_URL": base_url}
+        # VmHWM, not ru_maxrss: Linux carries the parent's peak across fork and exec
+        hwm = ("print('RSS', [line.split()[1] for line in open('/proc/self/status') "
+               "if line.startswith('VmHWM')][0])")
         probe = (
-            "import resource, sys; from holysheep.cli import main; code = main(sys.argv[1:]); "
-            "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); "
+            f"import sys; from holysheep.cli import main; code = main(sys.argv[1:]); {hwm}; "
             "raise SystemExit(code)"
         )
         start = time.perf_counter()
@@ -139,8 +140,7 @@ def peak_rss(base_url: str, lines: int) -> dict[str, float]:
         )
         wall = time.perf_counter() - start
         idle = subprocess.run(
-            [sys.executable, "-c", "import resource, holysheep.cli, holysheep.batch._run; "
-             "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"],
+            [sys.executable, "-c", f"import holysheep.cli, holysheep.batch._run; {hwm}"],
             env=env, capture_output=True, text=True, check=True,
         )
     kb = int(out.stdout.split("RSS")[-1].split()[0])
@@ -216,7 +216,6 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(), "cpus": os.cpu_count(),
         "requests": n, "concurrency": args.concurrency, "throughput": rates,
         "memory": memory, "journal": journal,
-        "max_rss_self_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }, indent=2) + "\n")
     return 0
 

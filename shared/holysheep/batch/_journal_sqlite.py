@@ -38,6 +38,11 @@ SELECT (SELECT hash FROM marks WHERE job=? AND custom_id=? AND ok=1),
        (SELECT record FROM failures WHERE job=? AND key=?)
 """
 
+_LOOKUP_ANSWERS = """
+SELECT (SELECT hash FROM marks WHERE job=? AND custom_id=? AND ok=1),
+       (SELECT record FROM answers WHERE job=? AND key=?)
+"""
+
 
 class SQLiteJournal:
     """A job's journal in a SQLite file (created with its folder when missing)."""
@@ -57,6 +62,10 @@ class SQLiteJournal:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
             self._spent = Decimal(self._meta("spent_usd") or 0)
+            # most jobs never fail a request: skip the failures table until one does
+            self._failures = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM failures WHERE job=?)", (job,)
+            ).fetchone()[0] == 1
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -92,9 +101,15 @@ class SQLiteJournal:
     def lookup(self, custom_id: str, key: str, since: float) -> tuple[str | None, Claim]:
         job = self.job
         with self._errors("read"):
-            answered, record, at, failure = self._conn.execute(_LOOKUP, (
-                job, custom_id, job, key, job, key, job, key
-            )).fetchone()
+            if self._failures:
+                answered, record, at, failure = self._conn.execute(_LOOKUP, (
+                    job, custom_id, job, key, job, key, job, key
+                )).fetchone()
+            else:
+                answered, record = self._conn.execute(_LOOKUP_ANSWERS, (
+                    job, custom_id, job, key
+                )).fetchone()
+                at = failure = None
         if record is not None:
             return answered, ("done", record)
         if failure is not None and at >= since:
@@ -116,8 +131,9 @@ class SQLiteJournal:
             try:
                 conn.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
                                  [(job, key, record) for key, record, _, _ in commits])
-                conn.executemany("DELETE FROM failures WHERE job=? AND key=?",
-                                 [(job, key) for key, _, _, _ in commits])
+                if self._failures:
+                    conn.executemany("DELETE FROM failures WHERE job=? AND key=?",
+                                     [(job, key) for key, _, _, _ in commits])
                 self._put_marks([mark for *_, marks in commits for mark in marks])
                 if spent != self._spent:
                     conn.execute("INSERT OR REPLACE INTO meta VALUES (?, 'spent_usd', ?)",
@@ -130,6 +146,7 @@ class SQLiteJournal:
         return [None] * len(commits)
 
     def fail(self, key: str, record: str, marks: list[Mark]) -> None:
+        self._failures = True
         with self._errors("write"):
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
