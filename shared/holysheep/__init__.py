@@ -46,6 +46,8 @@ __all__ = [
     "Attribution",
     "AuthenticationError",
     "BadRequestError",
+    "BatchResult",
+    "BatchSummary",
     "BudgetExceededError",
     "CallInfo",
     "ChatCompletion",
@@ -88,6 +90,8 @@ __all__ = [
 # Loaded on first use: routing and the ledger cost import time that plain chat users never need.
 _LAZY = {
     "Attribution": "holysheep.calls",
+    "BatchResult": "holysheep.batch",
+    "BatchSummary": "holysheep.batch",
     "CallInfo": "holysheep.calls",
     "Classification": "holysheep.routing",
     "CostLedger": "holysheep.ledger",

@@ -31,6 +31,7 @@ from .wire import ChatCompletion, ChatRequest, ModelInfo, ModelList
 
 if TYPE_CHECKING:
     from ._stream import _AsyncStream, _SyncStream
+    from .batch import AsyncBatchRun, BatchRun
     from .routing import RoutePlan
 
 __all__ = ["HolySheepClient"]
@@ -351,6 +352,66 @@ class HolySheepClient(_ClientBase):
     ) -> AsyncChatStream:
         """Stream a chat completion: ``async for`` over the returned ``AsyncChatStream``."""
         return AsyncChatStream(self, self._prepare(request, params, stream=True))
+
+    def batch(
+        self,
+        requests: Any,
+        *,
+        concurrency: int | Mapping[str, int] | None = None,
+        budget: Any = None,
+        journal: Any = None,
+        job: str | None = None,
+        dedup: bool = True,
+        ordered: bool = False,
+        model: str | None = None,
+        lease_s: float = 30.0,
+    ) -> BatchRun:
+        """Run a bulk job: one ``BatchResult`` per request as each finishes (``holysheep.batch``).
+
+        Args:
+            requests: dicts (a chat request plus ``custom_id``, optional ``task``/``app``/
+                ``metadata``, or an OpenAI Batch API line), or the path of a JSONL file.
+            concurrency: calls in flight per model (a number, or ``{model: n, "*": n}``);
+                default from the catalogue. Halved on 429s, grown back on successes.
+            budget: the job's cap, USD (``5.00``) or CNY (``"300 CNY"``); the rest is left unsent.
+            journal: a file path or ``sqlite:///path`` to resume, ``redis://host:port/db`` (with
+                ``job``) for a fleet of workers; None keeps it in memory (no resume).
+            job: the job's name in the journal.
+            dedup: send identical requests once and share the answer.
+            ordered: hand results out in input order instead of as they finish.
+            model: the model of requests that name none (default ``"auto"``: routed).
+            lease_s: Redis only: how long a dead worker's claims block the others.
+
+        Returns:
+            A ``BatchRun``: iterate it; ``run.summary`` is the ``BatchSummary`` once it ends.
+        """
+        from .batch._api import BatchRun, _Settings
+
+        return BatchRun(_Settings(
+            self, requests, concurrency=concurrency, budget=budget, journal=journal, job=job,
+            dedup=dedup, ordered=ordered, model=model, lease_s=lease_s, window=None,
+        ))
+
+    def abatch(
+        self,
+        requests: Any,
+        *,
+        concurrency: int | Mapping[str, int] | None = None,
+        budget: Any = None,
+        journal: Any = None,
+        job: str | None = None,
+        dedup: bool = True,
+        ordered: bool = False,
+        model: str | None = None,
+        lease_s: float = 30.0,
+    ) -> AsyncBatchRun:
+        """Run a bulk job (async twin of ``batch``): ``async for`` the results, or ``await`` all."""
+        from .batch._api import AsyncBatchRun, _Settings
+
+        return AsyncBatchRun(_Settings(
+            self, requests, concurrency=concurrency, budget=budget, journal=journal, job=job,
+            dedup=dedup, ordered=ordered, model=model, lease_s=lease_s, window=None,
+        ))
 
     def list_models(self) -> list[ModelInfo]:
         """The models the relay serves (``GET /models``)."""

@@ -258,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _cli_ledger.register(sub)  # report
     _cli_route.register(sub)  # route
+    from .batch import _cli as _cli_batch
+
+    _cli_batch.register(sub)  # batch (bulk jobs)
     _describe_subcommands(sub)  # last: covers every sub-command added above
     return parser
 

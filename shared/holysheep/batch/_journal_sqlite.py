@@ -1,0 +1,197 @@
+"""The SQLite journal: one file beside the output, for a job run on one machine.
+
+WAL mode with ``synchronous=NORMAL``: each answer is committed before the caller sees it, and a
+committed answer survives the process being killed (SIGKILL included). Several jobs may share a
+file under different names. There are no leases: run one process per job (Redis for a fleet).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ._journal import Claim, Commit, JournalError, Mark
+
+__all__ = ["SQLiteJournal"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (job TEXT, key TEXT, record TEXT NOT NULL,
+    PRIMARY KEY (job, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS failures (job TEXT, key TEXT, at REAL NOT NULL, record TEXT NOT NULL,
+    PRIMARY KEY (job, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS marks (job TEXT, custom_id TEXT, hash TEXT NOT NULL, ok INTEGER,
+    PRIMARY KEY (job, custom_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (job TEXT, name TEXT, value TEXT,
+    PRIMARY KEY (job, name)) WITHOUT ROWID;
+"""
+
+
+_LOOKUP = """
+SELECT (SELECT hash FROM marks WHERE job=? AND custom_id=? AND ok=1),
+       (SELECT record FROM answers WHERE job=? AND key=?),
+       (SELECT at FROM failures WHERE job=? AND key=?),
+       (SELECT record FROM failures WHERE job=? AND key=?)
+"""
+
+_LOOKUP_ANSWERS = """
+SELECT (SELECT hash FROM marks WHERE job=? AND custom_id=? AND ok=1),
+       (SELECT record FROM answers WHERE job=? AND key=?)
+"""
+
+
+class SQLiteJournal:
+    """A job's journal in a SQLite file (created with its folder when missing)."""
+
+    def __init__(self, path: str, job: str) -> None:
+        self.path = Path(path).expanduser()
+        self.url = f"sqlite:///{self.path}"
+        self.job = job
+        with self._errors("open"):
+            if self.path.is_dir():
+                raise JournalError(f"the journal {self.path} is a folder; give a file path")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._conn = conn
+            conn.execute("PRAGMA busy_timeout=5000")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            self._spent = Decimal(self._meta("spent_usd") or 0)
+            # most jobs never fail a request: skip the failures table until one does
+            self._failures = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM failures WHERE job=?)", (job,)
+            ).fetchone()[0] == 1
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise JournalError(
+                f"the job journal {self.path} could not {doing} ({exc}); check the disk and that "
+                "the file is a holysheep journal, or give another --journal"
+            ) from None
+        except OSError as exc:
+            raise JournalError(
+                f"the job journal {self.path} could not {doing} ({exc.strerror or exc}); "
+                "check the path and its permissions"
+            ) from None
+
+    def _meta(self, name: str) -> str | None:
+        row = self._conn.execute(
+            "SELECT value FROM meta WHERE job=? AND name=?", (self.job, name)
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def done_hash(self, custom_id: str) -> str | None:
+        with self._errors("read"):
+            row = self._conn.execute(
+                "SELECT hash FROM marks WHERE job=? AND custom_id=? AND ok=1", (self.job, custom_id)
+            ).fetchone()
+        return None if row is None else row[0]
+
+    def claim(self, key: str, since: float) -> Claim:
+        return self.lookup("", key, since)[1]
+
+    def lookup(self, custom_id: str, key: str, since: float) -> tuple[str | None, Claim]:
+        job = self.job
+        with self._errors("read"):
+            if self._failures:
+                answered, record, at, failure = self._conn.execute(_LOOKUP, (
+                    job, custom_id, job, key, job, key, job, key
+                )).fetchone()
+            else:
+                answered, record = self._conn.execute(_LOOKUP_ANSWERS, (
+                    job, custom_id, job, key
+                )).fetchone()
+                at = failure = None
+        if record is not None:
+            return answered, ("done", record)
+        if failure is not None and at >= since:
+            return answered, ("failed", failure)
+        return answered, ("mine", None)
+
+    def renew(self, keys: Iterable[str]) -> None:
+        return None
+
+    def release(self, key: str) -> None:
+        return None
+
+    def finish(self, commits: list[Commit]) -> list[str | None]:
+        job = self.job
+        spent = self._spent + sum((usd for _, _, usd, _ in commits), Decimal(0))
+        with self._errors("write"):
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
+                                 [(job, key, record) for key, record, _, _ in commits])
+                if self._failures:
+                    conn.executemany("DELETE FROM failures WHERE job=? AND key=?",
+                                     [(job, key) for key, _, _, _ in commits])
+                self._put_marks([mark for *_, marks in commits for mark in marks])
+                if spent != self._spent:
+                    conn.execute("INSERT OR REPLACE INTO meta VALUES (?, 'spent_usd', ?)",
+                                 (job, str(spent)))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        self._spent = spent
+        return [None] * len(commits)
+
+    def fail(self, key: str, record: str, marks: list[Mark]) -> None:
+        self._failures = True
+        with self._errors("write"):
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?)",
+                    (self.job, key, time.time(), record),
+                )
+                self._put_marks(marks)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def mark(self, marks: list[Mark]) -> None:
+        with self._errors("write"):
+            self._put_marks(marks)
+
+    def _put_marks(self, marks: list[Mark]) -> None:
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO marks VALUES (?, ?, ?, ?)",
+            [(self.job, cid, body, int(ok)) for cid, body, ok in marks],
+        )
+
+    def spent_usd(self) -> Decimal:
+        return self._spent
+
+    def set_total(self, total: int) -> None:
+        with self._errors("write"):
+            self._conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, 'total', ?)", (self.job, str(total))
+            )
+
+    def progress(self) -> dict[str, Any]:
+        with self._errors("read"):
+            rows = dict(self._conn.execute(
+                "SELECT ok, COUNT(*) FROM marks WHERE job=? GROUP BY ok", (self.job,)
+            ).fetchall())
+            total = self._meta("total")
+            spent = Decimal(self._meta("spent_usd") or 0)
+        return {"total": None if total is None else int(total), "succeeded": rows.get(1, 0),
+                "failed": rows.get(0, 0), "spent_usd": spent}
+
+    def close(self) -> None:
+        conn = getattr(self, "_conn", None)
+        if conn is not None:
+            conn.close()
+            self._conn = None  # type: ignore[assignment]

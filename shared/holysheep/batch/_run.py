@@ -1,0 +1,144 @@
+"""The two drivers of a bulk job: threads over ``client.chat``, tasks over ``client.achat``.
+
+Each is a short loop over ``Job`` (which holds every rule): read input while there is room,
+start what the job allows, hand out what is ready, wait for a call to end or a timer. They
+differ only in how calls run and how the loop waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from ._formats import InputError, parse_request, read_requests
+from ._job import Job, Work
+from ._model import BatchRequest, BatchResult
+
+__all__ = ["arun", "items", "run"]
+
+_END = object()
+
+
+def items(requests: Any, model: str | None) -> Iterable[Any] | AsyncIterable[Any]:
+    """The requests as parsed items: a path is read as a JSONL file, one line at a time."""
+    if isinstance(requests, (str, os.PathLike)):
+        return read_requests(requests, model=model)
+    if isinstance(requests, AsyncIterable):
+        return _aparsed(requests, model)
+    return _parsed(requests, model)
+
+
+def _coerce(item: Any, seq: int, model: str | None) -> BatchRequest | InputError:
+    if isinstance(item, (BatchRequest, InputError)):
+        return item
+    return parse_request(item, seq, model=model)
+
+
+def _parsed(requests: Iterable[Any], model: str | None) -> Iterator[Any]:
+    for seq, item in enumerate(requests):
+        yield _coerce(item, seq, model)
+
+
+async def _aparsed(requests: AsyncIterable[Any], model: str | None) -> AsyncIterator[Any]:
+    seq = 0
+    async for item in requests:
+        yield _coerce(item, seq, model)
+        seq += 1
+
+
+def run(job: Job, source: Iterable[Any]) -> Iterator[BatchResult]:
+    """Run ``job`` with a thread per call in flight (sync ``client.chat``)."""
+    if isinstance(source, AsyncIterable):
+        raise TypeError("batch() reads a plain iterable; use abatch() for an async iterable")
+    it, done = iter(source), queue.SimpleQueue()
+    pending, read, exhausted = 0, 0, False
+    pool = ThreadPoolExecutor(max_workers=1024, thread_name_prefix="holysheep-batch")
+
+    def call(work: Work) -> None:
+        body, options = job.call(work)
+        future: Future[Any] = pool.submit(job.client.chat, body, **options)
+        future.add_done_callback(lambda f: done.put((work, f)))
+
+    try:
+        while True:
+            while not exhausted and job.wants_input():
+                item = next(it, _END)
+                if item is _END:
+                    exhausted = True
+                    job.journal.set_total(read)
+                else:
+                    job.admit(item)
+                    read += 1
+            for work in job.next_sends():
+                call(work)
+                pending += 1
+            yield from job.take_ready()
+            if exhausted and job.idle():
+                return
+            try:
+                ended = [done.get(timeout=job.wait_s())]
+                while not done.empty():  # every call that ended meanwhile, in one pass
+                    ended.append(done.get_nowait())
+            except queue.Empty:
+                ended = []
+            pending -= len(ended)
+            job.outcomes([(work, f.result() if f.exception() is None else None, f.exception())
+                          for work, f in ended])
+            job.tick()
+    finally:
+        pool.shutdown(wait=pending == 0, cancel_futures=True)
+
+
+async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[BatchResult]:
+    """Run ``job`` with a task per call in flight (``client.achat``)."""
+    aiter_ = source.__aiter__() if isinstance(source, AsyncIterable) else None
+    it = None if aiter_ is not None else iter(source)  # type: ignore[arg-type]
+    loop = asyncio.get_running_loop()
+    ended: list[tuple[Work, asyncio.Task[Any]]] = []
+    tasks: set[asyncio.Task[Any]] = set()
+    wake: list[asyncio.Future[None]] = []
+    read, exhausted = 0, False
+
+    def woken(_: object = None) -> None:
+        if wake and not wake[0].done():
+            wake[0].set_result(None)
+
+    def call(work: Work) -> None:
+        body, options = job.call(work)
+        task = loop.create_task(job.client.achat(body, **options))
+        tasks.add(task)
+        task.add_done_callback(lambda t: (ended.append((work, t)), woken()))
+
+    try:
+        while True:
+            while not exhausted and job.wants_input():
+                item = await anext(aiter_, _END) if aiter_ is not None else next(it, _END)  # type: ignore[arg-type]
+                if item is _END:
+                    exhausted = True
+                    job.journal.set_total(read)
+                else:
+                    job.admit(item)
+                    read += 1
+            for work in job.next_sends():
+                call(work)
+            for result in job.take_ready():
+                yield result
+            if exhausted and job.idle():
+                return
+            if not ended:  # sleep until a call ends or a timer of the job is due
+                wake[:] = [loop.create_future()]
+                timer = loop.call_later(job.wait_s(), woken)
+                await wake[0]
+                timer.cancel()
+            batch, ended[:] = list(ended), []
+            tasks.difference_update(task for _, task in batch)
+            job.outcomes([(work, None if t.exception() else t.result(), t.exception())
+                          for work, t in batch])
+            job.tick()
+    finally:
+        for task in tasks:
+            task.cancel()
