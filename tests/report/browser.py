@@ -153,7 +153,5 @@ class Browser:
 
     async def pdf(self) -> bytes:
         """The page printed to PDF with its own print CSS (A4 from ``@page``)."""
-        printed = await self.call(
-            "Page.printToPDF", printBackground=True, preferCSSPageSize=True
-        )
+        printed = await self.call("Page.printToPDF", printBackground=True, preferCSSPageSize=True)
         return base64.b64decode(printed["data"])

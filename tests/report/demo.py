@@ -48,8 +48,14 @@ def _route(task: str, rng: random.Random) -> tuple[str, RouteDecision]:
     if fell_back:
         status, kind = rng.choice([(429, "RateLimitError"), (503, "UpstreamError")])
         fallbacks = (
-            Fallback(first, kind, f"HTTP {status} from the relay", "trying the next candidate",
-                     status, chosen),
+            Fallback(
+                first,
+                kind,
+                f"HTTP {status} from the relay",
+                "trying the next candidate",
+                status,
+                chosen,
+            ),
         )
     candidates = (
         CandidateVerdict(first, "failed" if fell_back else "chosen", "first pick", 128_000),
@@ -89,9 +95,7 @@ def demo_calls(seed: int = 12) -> list[DemoCall]:
                 model=model,
                 usage=usage,
                 cost=None if model == UNPRICED else catalog.cost(model, usage),
-                attribution=Attribution(
-                    task=task, user=rng.choice(_USERS), app=rng.choice(_APPS)
-                ),
+                attribution=Attribution(task=task, user=rng.choice(_USERS), app=rng.choice(_APPS)),
                 latency_s=0.4,
                 attempts=1,
                 streamed=True,

@@ -22,7 +22,7 @@ from holysheep.errors import ConfigurationError
 
 from ._html_style import STYLE
 from ._model import BudgetStatus, LedgerEntry, TotalsRow
-from ._svg import OTHER_COLOUR, PALETTE, meter, paired_bars, stacked_columns
+from ._svg import OTHER_COLOUR, PALETTE, exact, meter, paired_bars, stacked_columns
 
 if TYPE_CHECKING:
     from ._ledger import CostLedger
@@ -89,7 +89,7 @@ def _card(name: str, key: str, value: Decimal | int, text: str, note: str = "") 
     note_html = f'<span class="note">{_e(note)}</span>' if note else ""
     return (
         f'<div class="card"><span class="name">{_e(name)}</span>'
-        f'<span class="value" data-total="{key}" data-value="{value}">{_e(text)}</span>'
+        f'<span class="value" data-total="{key}" data-value="{exact(value)}">{_e(text)}</span>'
         f"{note_html}</div>"
     )
 
@@ -194,7 +194,7 @@ def _relay_section(total: TotalsRow, by_model: list[TotalsRow]) -> str:
         '<section id="relay"><h2>Relay against direct</h2>'
         f'<p class="lead">Through the relay: <b>{money_text(total.relay_cny)} CNY</b>; direct from '
         f"the providers: <b>{money_text(total.direct_cny)} CNY</b>; saved "
-        f'<b data-total="savings_ratio" data-value="{total.savings_ratio}">'
+        f'<b data-total="savings_ratio" data-value="{exact(total.savings_ratio)}">'
         f"{money_text(total.savings_cny)} CNY "
         f"({_pct(total.savings_cny, total.direct_cny)})</b>.</p>"
         '<ul class="legend"><li><i class="relay"></i>relay CNY</li>'
@@ -230,8 +230,9 @@ def _top_row(name: str, r: TotalsRow, total: TotalsRow, cls: str) -> str:
         label=f"{name}: share of USD",
     )
     return (
-        f'<tr class="{cls}"><td class="name">{_e(name)}</td><td>{r.calls:,}</td>'
-        f'<td data-value="{r.total_usd}">{money_text(r.total_usd)}</td>'
+        f'<tr class="{cls}" data-name="{_e(name)}"><td class="name">{_e(name)}</td>'
+        f"<td>{r.calls:,}</td>"
+        f'<td data-value="{exact(r.total_usd)}">{money_text(r.total_usd)}</td>'
         f'<td>{money_text(r.relay_cny)}</td><td class="bar">{share}'
         f"<span>{_pct(r.total_usd, total.total_usd)}</span></td></tr>"
     )
@@ -254,11 +255,13 @@ def _budget_section(status: Sequence[BudgetStatus]) -> str:
             limit,
             label=f"{s.budget.describe()}: used against limit",
         )
+        name = s.budget.describe().removeprefix("the ")
         cls = "budget over" if limit and used >= limit * Decimal("0.9") else "budget"
         rows.append(
-            f'<tr class="{cls}"><td class="name">{_e(s.budget.describe().removeprefix("the "))}'
-            f"</td><td>{_e(s.window)}</td><td>{money_text(limit)}</td>"
-            f'<td data-value="{s.spent_usd}">{money_text(s.spent_usd)}</td>'
+            f'<tr class="{cls}" data-budget="{_e(s.budget.id)}" data-spent="{exact(s.spent_usd)}" '
+            f'data-limit="{exact(limit)}"><td class="name">{_e(name)}</td>'
+            f"<td>{_e(s.window)}</td><td>{money_text(limit)}</td>"
+            f'<td data-value="{exact(s.spent_usd)}">{money_text(s.spent_usd)}</td>'
             f"<td>{money_text(s.reserved_usd)}</td><td>{money_text(s.remaining_usd)}</td>"
             f'<td class="bar">{bar}<span>{_pct(used, limit)}</span></td></tr>'
         )

@@ -14,12 +14,28 @@ from html import escape
 
 from holysheep._money_text import money_text
 
-__all__ = ["OTHER_COLOUR", "PALETTE", "meter", "nice_ticks", "paired_bars", "stacked_columns"]
+__all__ = [
+    "OTHER_COLOUR",
+    "PALETTE",
+    "exact",
+    "meter",
+    "nice_ticks",
+    "paired_bars",
+    "stacked_columns",
+]
 
 PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#8c6d31")
 """Okabe-Ito colours (distinct for colour-blind readers), one per series."""
 OTHER_COLOUR = "#9a9a9a"
 """The colour of the ``other models`` series."""
+
+
+def exact(value: Decimal | int) -> str:
+    """``value`` as a plain decimal string without trailing zeros (``2.79495``, ``100``).
+
+    Backends keep different scales for the same amount; the page shows one form for each.
+    """
+    return f"{Decimal(value).normalize():f}"
 
 
 def _a(text: object) -> str:
@@ -86,7 +102,7 @@ def stacked_columns(
             out.append(
                 f'<rect class="bar" x="{x:.2f}" y="{y:.2f}" width="{bar_w:.2f}" '
                 f'height="{max(h, 0.5):.2f}" fill="{colour}" data-series="{_a(name)}" '
-                f'data-column="{_a(column)}" data-value="{value}">'
+                f'data-column="{_a(column)}" data-value="{exact(value)}">'
                 f"<title>{_a(column)} · {_a(name)}: {_a(_short(value))} {_a(unit)}</title></rect>"
             )
         out.append("</g>")
@@ -119,10 +135,10 @@ def paired_bars(rows: Sequence[tuple[str, Decimal, Decimal, str]], *, label: str
             f'<text class="label" x="{left - 8}" y="{y + 22}" text-anchor="end">'
             f"{_a(_clip(name))}</text>"
             f'<rect class="relay" x="{left}" y="{y + 4}" height="16" '
-            f'width="{max(float(relay) * scale, 0.5):.2f}" data-value="{relay}">'
+            f'width="{max(float(relay) * scale, 0.5):.2f}" data-value="{exact(relay)}">'
             f"<title>relay: {_a(_short(relay))} CNY</title></rect>"
             f'<rect class="direct" x="{left}" y="{y + 22}" height="16" '
-            f'width="{max(float(direct) * scale, 0.5):.2f}" data-value="{direct}">'
+            f'width="{max(float(direct) * scale, 0.5):.2f}" data-value="{exact(direct)}">'
             f"<title>direct: {_a(_short(direct))} CNY</title></rect>"
             f'<text class="note" x="{width - right + 8}" y="{y + 26}">{_a(note)}</text></g>'
         )
@@ -149,7 +165,7 @@ def meter(parts: Sequence[tuple[str, Decimal, str]], whole: Decimal, *, label: s
             continue
         out.append(
             f'<rect class="{_a(cls)}" x="{x:.2f}" y="0" width="{w:.2f}" height="{height}" '
-            f'data-value="{value}"><title>{_a(title)}</title></rect>'
+            f'data-value="{exact(value)}"><title>{_a(title)}</title></rect>'
         )
         x += w
     out.append("</svg>")
