@@ -47,7 +47,7 @@ th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: rig
   white-space: nowrap; }
 th { font-size: 12px; color: var(--muted); font-weight: 600; }
 th:first-child, td:first-child, .models { text-align: left; }
-td.name, td.models { white-space: normal; overflow-wrap: anywhere; }
+td.name, td.models { white-space: normal; overflow-wrap: break-word; }
 td.models { font-size: 12.5px; }
 tr.rest td { color: var(--muted); font-style: italic; }
 td.bar { width: 34%; text-align: left; }
@@ -67,13 +67,17 @@ tr.over svg.meter .spent { fill: var(--warn); }
 #quality svg { flex: 0 0 220px; width: 220px; height: 14px; }
 .empty { font-size: 16px; padding: 30px 0; }
 footer { border-top: 1px solid var(--line); padding-top: 8px; font-size: 12px; }
-@media (max-width: 760px) { .cards { grid-template-columns: repeat(2, 1fr); } }
+@media screen and (max-width: 760px) { .cards { grid-template-columns: repeat(2, 1fr); } }
 @page { size: A4; margin: 12mm; }
 @media print {
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
   body { max-width: none; padding: 0; font-size: 11.5px; }
   .card { border-radius: 0; }
-  .card .value { font-size: 17px; }
+  .card { padding: 6px 8px; }
+  .card .value { font-size: 16px; }
+  svg text { font-size: 14px; }
+  td.bar { width: 24%; }
+  svg .label, svg .note { font-size: 15px; }
   h2 { break-after: avoid; }
   tr { break-inside: avoid; }
   svg title { display: none; }

@@ -88,7 +88,7 @@ def stacked_columns(
             f'<text class="tick" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
             f"{_tick_text(tick)}</text>"
         )
-    every = max(1, math.ceil(len(columns) / 16))  # at most ~16 date labels
+    every = max(1, math.ceil(len(columns) / (plot_w // 100)))  # labels ~100 units apart
     for i, column in enumerate(columns):
         x = left + i * slot + (slot - bar_w) / 2
         y = top_pad + plot_h
