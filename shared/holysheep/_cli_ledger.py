@@ -3,7 +3,8 @@
 ``report`` reads a ledger (``--ledger``, else ``HOLYSHEEP_LEDGER``, else the command line's own
 SQLite file, where ``holysheep chat`` records) and prints per-group tokens, USD, relay CNY against
 direct CNY, and savings: aligned text (coloured ``rich`` tables that fit the terminal when rich is
-installed and stdout is a terminal), ``--json`` or ``--csv``. An empty ledger says how to record.
+installed and stdout is a terminal), ``--json``, ``--csv`` or a web page (``--html FILE``). An
+empty ledger says how to record.
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ def register(subparsers: Any) -> None:
     form = report_cmd.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="print JSON (exact decimal strings)")
     form.add_argument("--csv", action="store_true", help="print CSV (exact decimal strings)")
+    form.add_argument(
+        "--html",
+        metavar="FILE",
+        default=None,
+        help="write the report as one self-contained web page (charts, no network, prints "
+        "well) to FILE; its sections are fixed, so --by does not apply",
+    )
     report_cmd.set_defaults(run=cmd_report)
 
 
@@ -108,6 +116,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"holysheep report: {exc}", file=sys.stderr)
         return 1
     try:
+        if args.html:
+            return _write_html(ledger, url, args.html, since, until)
         form = "json" if args.json else "csv" if args.csv else "text"
         if form != "text":
             print(report(ledger, tables, since=since, until=until, form=form))
@@ -128,6 +138,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     finally:
         if ledger is not None:
             ledger.close()
+    return 0
+
+
+def _write_html(
+    ledger: Any, url: str, path: str, since: datetime | None, until: datetime | None
+) -> int:
+    """``report --html FILE``: write the page, say where; nothing to write for a missing file."""
+    from ._cli_report import how_to_record
+    from .ledger._ledger import redact_url
+
+    if ledger is None:
+        print(f"holysheep report: nothing written to {path}", file=sys.stderr)
+        print(how_to_record(redact_url(url)))
+        return 0
+    ledger.report_html(path, since=since, until=until)
+    print(f"wrote the report to {path} (open it in a browser; it prints on A4)")
     return 0
 
 

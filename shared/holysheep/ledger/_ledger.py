@@ -720,6 +720,27 @@ class CostLedger:
         self._drain(force=True)
         return self._backend.entries(query, limit)
 
+    def report_html(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        title: str = "HolySheep cost report",
+    ) -> str:
+        """The cost report as one self-contained HTML page (inline SVG, no network), as text.
+
+        Spend per day by model, relay against direct CNY, top users/apps/tasks, budgets, routing
+        and the share of estimated or unpriced calls, for calls in ``[since, until)``. With
+        ``path``, the page is also written there (UTF-8); a path that cannot be written raises
+        ``ConfigurationError``.
+        """
+        from ._html import build_report_html, write_page
+
+        page = build_report_html(self, since=since, until=until, title=title)
+        if path is not None:
+            write_page(Path(path), page)
+        return page
 
 def _finish_at_exit(ref: weakref.ReferenceType[CostLedger]) -> None:
     """At interpreter exit: record what a ledger still queues (bounded), release its journal."""
