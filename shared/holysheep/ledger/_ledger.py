@@ -742,6 +742,7 @@ class CostLedger:
             write_page(Path(path), page)
         return page
 
+
 def _finish_at_exit(ref: weakref.ReferenceType[CostLedger]) -> None:
     """At interpreter exit: record what a ledger still queues (bounded), release its journal."""
     ledger = ref()
