@@ -115,8 +115,8 @@ def query_params(query: Mapping[str, Any] | None) -> Mapping[str, str]:
     for name, value in query.items():
         if not isinstance(name, str) or not isinstance(value, _QUERY_VALUE):
             raise ConfigurationError(
-                f"default_query[{name!r}]: names must be text and values text, numbers or "
-                f"booleans (got {type(value).__name__})"
+                "default_query: names must be text and values text, numbers or booleans (got "
+                f"a {type(name).__name__} name with a {type(value).__name__} value)"
             )
     params = httpx.QueryParams(dict(query))
     for name, value in params.multi_items():
