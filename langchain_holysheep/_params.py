@@ -56,7 +56,8 @@ _REFUSED = {
     "openai_organization": "the relay has no organizations; attribute spend with user= and app=",
     "openai_proxy": f"{_USE_HTTP_CLIENT}, e.g. httpx.Client(proxy='http://proxy:8080')",
     "http_socket_options": _USE_HTTP_CLIENT,
-    "stream_chunk_timeout": "use timeout= (seconds; it bounds the wait for every chunk)",
+    "stream_chunk_timeout": "use stream_idle_timeout= (seconds a stream may go without an "
+    "event) or timeout= (the read timeout)",
     "use_responses_api": _NO_RESPONSES_API,
     "use_previous_response_id": _NO_RESPONSES_API,
     "reasoning": _NO_RESPONSES_API,

@@ -12,7 +12,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from holysheep.errors import ConfigurationError
-from holysheep.tokens import estimate_message_tokens, estimate_tokens, estimate_tools_tokens
+from holysheep.tokens import (
+    estimate_message_tokens,
+    estimate_tokens,
+    estimate_tools_tokens,
+    token_ids,
+)
 from langchain_core.messages import BaseMessage
 
 from ._convert import to_wire_messages
@@ -52,13 +57,11 @@ class TokenCounting:
         """
         if self.custom_get_token_ids is not None:
             return self.custom_get_token_ids(text)
-        from holysheep.tokens import _encoder
-
-        encoder = _encoder()
-        if encoder is None:
+        ids = token_ids(text)
+        if ids is None:
             raise ConfigurationError(
                 "token ids need tiktoken with its o200k_base data cached (pip install tiktoken, "
                 "fetch the encoding once, or set TIKTOKEN_CACHE_DIR); get_num_tokens() and "
                 "trim_messages(token_counter=model) count without it"
             )
-        return list(encoder.encode(text, disallowed_special=()))
+        return ids

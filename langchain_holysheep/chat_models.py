@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from holysheep import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
+from holysheep._base import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TOTAL_TIMEOUT, check_settings
 from holysheep.tokens import estimate_tools_tokens
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
@@ -42,6 +43,15 @@ if TYPE_CHECKING:
     from ._structured import Method
 
 __all__ = ["ChatHolySheep"]
+
+_CLIENT_LIMITS = (
+    "on_ledger_error",
+    "on_unpriced",
+    "max_response_bytes",
+    "total_timeout",
+    "stream_idle_timeout",
+)
+"""Core client settings passed through under their own names and defaults."""
 
 
 def _task_from(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -118,6 +128,21 @@ class ChatHolySheep(TokenCounting, BaseChatModel):
     """Read timeout in seconds; ``None`` uses the catalogue's per-model default."""
     max_retries: int | None = None
     """Retries after the first attempt, by the core's one retry loop; ``None``: its default."""
+    total_timeout: float | None = DEFAULT_TOTAL_TIMEOUT
+    """Seconds one call may take, first byte sent to last byte read, retries included (ten
+    minutes by default); ``None``: no total limit."""
+    stream_idle_timeout: float | None = None
+    """Seconds a stream may go without an event (keep-alive comments don't count); ``None``:
+    the read timeout."""
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    """Cap, in bytes, on a decompressed answer and on each stream event (32 MiB by default); a
+    larger answer raises ``APIError`` instead of filling memory."""
+    on_ledger_error: str = "raise"
+    """``"raise"``: a ``ledger`` that cannot be reached refuses the call (``LedgerError``);
+    ``"allow"``: send it anyway, budgets unchecked, its record spooled and replayed."""
+    on_unpriced: str = "refuse"
+    """``"refuse"``: a call the catalogue cannot price that a ledger budget applies to is refused
+    (``BudgetExceededError``); ``"allow"``: send it, outside every budget."""
     stream_usage: bool = True
     """Ask for usage on streams (``stream_options.include_usage``); on by default."""
     streaming: bool = False
@@ -133,9 +158,11 @@ class ChatHolySheep(TokenCounting, BaseChatModel):
     default_query: dict[str, Any] | None = None
     """Query parameters added to every request URL (``{"api-version": "..."}``)."""
     http_client: Any = Field(default=None, exclude=True)
-    """An ``httpx.Client`` for sync calls (proxies, certificates, event hooks)."""
+    """An ``httpx.Client`` for sync calls (proxies, certificates, event hooks); it stays yours:
+    nothing here closes it."""
     http_async_client: Any = Field(default=None, exclude=True)
-    """An ``httpx.AsyncClient`` for async calls; used in every event loop, so keep to one."""
+    """An ``httpx.AsyncClient`` for async calls; used in every event loop, so keep to one. It
+    stays yours: nothing here closes it."""
     router: Any = Field(default=None, exclude=True)
     """A ``TaskRouter`` for ``model="auto"``; handed to the core client."""
     ledger: Any = Field(default=None, exclude=True)
@@ -164,6 +191,12 @@ class ChatHolySheep(TokenCounting, BaseChatModel):
     @classmethod
     def _mask_credential_headers(cls, value: Any) -> Any:
         return masked_headers(value)
+
+    @model_validator(mode="after")
+    def _check_client_settings(self) -> ChatHolySheep:
+        """Refuse limits and policies the core cannot work with now, not at the first call."""
+        check_settings(**{name: getattr(self, name) for name in _CLIENT_LIMITS})
+        return self
 
     def __getstate__(self) -> dict[Any, Any]:
         """Pickle without secrets: the key is read from ``HOLYSHEEP_API_KEY`` again, credential
@@ -250,27 +283,26 @@ class ChatHolySheep(TokenCounting, BaseChatModel):
             self.http_async_client,
             self.router,
             self.ledger,
+            *(getattr(self, name) for name in _CLIENT_LIMITS),
         )
         return self._slot.get(key, self._build_client)
 
     def _build_client(self) -> HolySheepClient:
         from holysheep import HolySheepClient
 
-        client = HolySheepClient(
+        return HolySheepClient(
             api_key=self.api_key,
             base_url=self.base_url,
             timeout=self.timeout,
             max_retries=self.max_retries,
             default_headers=header_values(self.default_headers),
+            default_query=self.default_query,
             http_client=self.http_client,
             http_async_client=self.http_async_client,
             router=self.router,
             ledger=self.ledger,
+            **{name: getattr(self, name) for name in _CLIENT_LIMITS},
         )
-        if self.default_query:
-            # The core takes no query parameters yet: add them to the URL it posts chat to.
-            client._chat_url = client._chat_url.copy_merge_params(self.default_query)
-        return client
 
     def _request(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from holysheep.tokens import estimate_tokens
+from holysheep.tokens import estimate_tokens, token_ids
 
 __all__ = ["EstimatingTokenizer"]
 
@@ -22,12 +22,8 @@ class EstimatingTokenizer:
 
     def encode(self, text: str, *args: Any, **kwargs: Any) -> list[int]:
         """Token ids when tiktoken's data is cached offline, else ``[0] * estimated count``."""
-        from holysheep.tokens import _encoder
-
-        encoder = _encoder()
-        if encoder is not None:
-            return list(encoder.encode(text, disallowed_special=()))
-        return [0] * estimate_tokens(text)
+        ids = token_ids(text)
+        return ids if ids is not None else [0] * estimate_tokens(text)
 
     def __call__(self, text: str) -> list[int]:
         return self.encode(text)

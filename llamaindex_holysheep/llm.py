@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from holysheep import HolySheepClient, UnknownModelPriceWarning
+from holysheep._base import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TOTAL_TIMEOUT, check_settings
 from llama_index.core.base.llms.generic_utils import prompt_to_messages
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -48,6 +49,15 @@ __all__ = ["DEFAULT_MODEL", "HolySheep"]
 
 DEFAULT_MODEL = "gpt-4.1"
 """The model used when none is named."""
+
+_CLIENT_LIMITS = (
+    "on_ledger_error",
+    "on_unpriced",
+    "max_response_bytes",
+    "total_timeout",
+    "stream_idle_timeout",
+)
+"""Core client settings passed through under their own names and defaults."""
 
 
 class _ClientSlot:
@@ -114,6 +124,31 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
         description="Retries after the first attempt, made by the core's single RetryPolicy "
         "(429/5xx/timeouts only); None: the core's default.",
     )
+    total_timeout: float | None = Field(
+        default=DEFAULT_TOTAL_TIMEOUT,
+        description="Seconds one call may take, first byte sent to last byte read, retries "
+        "included (ten minutes by default); None: no total limit.",
+    )
+    stream_idle_timeout: float | None = Field(
+        default=None,
+        description="Seconds a stream may go without an event (keep-alive comments don't "
+        "count); None: the read timeout.",
+    )
+    max_response_bytes: int = Field(
+        default=DEFAULT_MAX_RESPONSE_BYTES,
+        description="Cap, in bytes, on a decompressed answer and on each stream event (32 MiB by "
+        "default); a larger answer raises APIError instead of filling memory.",
+    )
+    on_ledger_error: str = Field(
+        default="raise",
+        description='"raise": a ledger that cannot be reached refuses the call (LedgerError); '
+        '"allow": send it anyway, budgets unchecked, its record spooled and replayed.',
+    )
+    on_unpriced: str = Field(
+        default="refuse",
+        description='"refuse": a call the catalogue cannot price that a ledger budget applies '
+        'to is refused (BudgetExceededError); "allow": send it, outside every budget.',
+    )
     reasoning_effort: str | None = Field(
         default=None,
         description='Reasoning effort ("low", "medium", "high"...) for models that take it.',
@@ -148,12 +183,15 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
         "...) are held as SecretStr: masked in reprs, left out of dumps, payloads and pickles.",
     )
     http_client: Any = Field(
-        default=None, exclude=True, description="An httpx.Client for sync calls; close() closes it."
+        default=None,
+        exclude=True,
+        description="An httpx.Client for sync calls; it stays yours (close() leaves it open).",
     )
     http_async_client: Any = Field(
         default=None,
         exclude=True,
-        description="An httpx.AsyncClient for async calls (async_http_client= also works).",
+        description="An httpx.AsyncClient for async calls (async_http_client= also works); used "
+        "in every event loop, so keep to one. It stays yours (aclose() leaves it open).",
     )
     reuse_client: bool = Field(
         default=True,
@@ -201,6 +239,12 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
     def _mask_credential_headers(cls, value: Any) -> Any:
         return masked_headers(value)
 
+    @model_validator(mode="after")
+    def _check_client_settings(self) -> HolySheep:
+        """Refuse limits and policies the core cannot work with now, not at the first call."""
+        check_settings(**{name: getattr(self, name) for name in _CLIENT_LIMITS})
+        return self
+
     @field_serializer("default_headers")
     def _dump_headers_without_credentials(self, value: Any) -> Any:
         """Dumps (``to_dict``, ``to_json``, payloads) leave credential headers out, as the key."""
@@ -242,6 +286,7 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
             self.http_async_client,
             self.router,
             self.ledger,
+            *(getattr(self, name) for name in _CLIENT_LIMITS),
         )
         slot = self._slot
         client = slot.client
@@ -264,6 +309,7 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
             http_async_client=self.http_async_client,
             router=self.router,
             ledger=self.ledger,
+            **{name: getattr(self, name) for name in _CLIENT_LIMITS},
         )
 
     @property

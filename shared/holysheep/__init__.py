@@ -61,6 +61,7 @@ __all__ = [
     "ContextLengthError",
     "Cost",
     "CostLedger",
+    "CostTally",
     "HolySheepClient",
     "HolySheepError",
     "ImplausibleUsageWarning",
@@ -95,6 +96,7 @@ _LAZY = {
     "CallInfo": "holysheep.calls",
     "Classification": "holysheep.routing",
     "CostLedger": "holysheep.ledger",
+    "CostTally": "holysheep.tally",
     "RouteDecision": "holysheep.routing",
     "TaskRouter": "holysheep.routing",
 }

@@ -25,7 +25,7 @@ from ._body import ReadLimits
 from ._config import check_timeout, resolve_api_key, resolve_base_url
 from ._orchestrate import Metering, route_of
 from ._secrets import Bearer, SecretHeaders
-from ._transport import USER_AGENT, safe_url
+from ._transport import USER_AGENT, query_params, safe_url, with_query
 from .calls import Attribution, CallInfo
 from .errors import (
     APIError,
@@ -41,7 +41,13 @@ if TYPE_CHECKING:
     from .catalog import ModelCatalog
     from .routing import RoutePlan, TaskRouter
 
-__all__ = ["_Call", "_ClientBase"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "DEFAULT_TOTAL_TIMEOUT",
+    "_Call",
+    "_ClientBase",
+    "check_settings",
+]
 
 logger = logging.getLogger("holysheep")
 LEDGER_ENV = "HOLYSHEEP_LEDGER"
@@ -89,6 +95,7 @@ class _ClientBase:
         retry: RetryPolicy | None = None,
         catalog: ModelCatalog | None = None,
         default_headers: Mapping[str, str] | None = None,
+        default_query: Mapping[str, str] | None = None,
         max_connections: int = 100,
         router: Any = None,
         ledger: Any = None,
@@ -103,16 +110,16 @@ class _ClientBase:
         Of the ledger settings, ``on_ledger_error="allow"`` sends calls while the ledger is down
         (budgets unchecked, records spooled and replayed) instead of raising ``LedgerError``, and
         ``on_unpriced="allow"`` sends calls that a budget applies to but the catalogue cannot
-        price instead of refusing them (``BudgetExceededError``).
+        price instead of refusing them (``BudgetExceededError``). ``default_query`` adds query
+        parameters (``{"api-version": "..."}``) to every request URL: chat, streams and models.
         """
-        for name, value, allowed in (
-            ("on_ledger_error", on_ledger_error, ("raise", "allow")),
-            ("on_unpriced", on_unpriced, ("refuse", "allow")),
-        ):
-            if value not in allowed:
-                raise ConfigurationError(
-                    f"{name}={value!r}: use {allowed[0]!r} (the default) or {allowed[1]!r}"
-                )
+        check_settings(
+            on_ledger_error=on_ledger_error,
+            on_unpriced=on_unpriced,
+            max_response_bytes=max_response_bytes,
+            total_timeout=total_timeout,
+            stream_idle_timeout=stream_idle_timeout,
+        )
         self.on_ledger_error = on_ledger_error
         """``"raise"``: a ledger that cannot be reached refuses the call before sending
         (``LedgerError``); ``"allow"``: send it anyway, unchecked, its record spooled."""
@@ -125,7 +132,11 @@ class _ClientBase:
         self._ledger_from_env = ledger is None and bool(os.environ.get(LEDGER_ENV))
         self._api_key = SecretStr(api_key) if isinstance(api_key, str) else api_key
         self.base_url = resolve_base_url(base_url)
-        self._chat_url = httpx.URL(f"{self.base_url}/chat/completions")  # parsed once, not per call
+        self.default_query = query_params(default_query)
+        """Query parameters added to every request URL (chat, streams, ``/models``)."""
+        # parsed once, not per call
+        self._chat_url = with_query(f"{self.base_url}/chat/completions", self.default_query)
+        self._models_url = with_query(f"{self.base_url}/models", self.default_query)
         self._timeout = check_timeout(timeout)
         self._connect_timeout = check_timeout(connect_timeout, "connect_timeout") or 10.0
         if retry is None:
@@ -141,7 +152,6 @@ class _ClientBase:
         self._headers: SecretHeaders | None = None
         self._timeouts: dict[str, httpx.Timeout] = {}
         self._closed = False
-        _check_limits(max_response_bytes, total_timeout, stream_idle_timeout)
         self.max_response_bytes = max_response_bytes
         """Cap, in bytes, on a decompressed answer body and on each stream line or event."""
         self.total_timeout = total_timeout
@@ -452,11 +462,27 @@ class _ClientBase:
         return info, billed
 
 
-def _check_limits(
-    max_response_bytes: int, total_timeout: float | None, stream_idle_timeout: float | None
+def check_settings(
+    *,
+    on_ledger_error: str = "raise",
+    on_unpriced: str = "refuse",
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    total_timeout: float | None = DEFAULT_TOTAL_TIMEOUT,
+    stream_idle_timeout: float | None = None,
 ) -> None:
-    """Refuse limits that would fail every call, with the setting's name."""
-    if not isinstance(max_response_bytes, int) or max_response_bytes <= 0:
+    """Refuse policies and limits the client cannot work with, naming the setting.
+
+    The adapters call it when they are built, so a wrong value fails there, not at first call.
+    """
+    for name, value, allowed in (
+        ("on_ledger_error", on_ledger_error, ("raise", "allow")),
+        ("on_unpriced", on_unpriced, ("refuse", "allow")),
+    ):
+        if value not in allowed:
+            raise ConfigurationError(
+                f"{name}={value!r}: use {allowed[0]!r} (the default) or {allowed[1]!r}"
+            )
+    if type(max_response_bytes) is not int or max_response_bytes <= 0:
         raise ConfigurationError(
             f"max_response_bytes must be a positive number of bytes, not {max_response_bytes!r}"
         )

@@ -77,8 +77,16 @@ class HolySheepClient(_ClientBase):
         http_async_client: httpx.AsyncClient | None = None,
         **settings: Any,
     ) -> None:
+        """Settings as ``_ClientBase``, plus httpx clients of your own (proxies, certificates).
+
+        ``http_client`` and ``http_async_client`` stay yours: ``close()``/``aclose()`` leave
+        them open (close them yourself). A given ``http_async_client`` serves every event loop
+        this client is used in, as given: its kept-alive connections belong to the loop that
+        opened them, so use it within one loop (without it, each loop gets a pool of its own).
+        """
         super().__init__(api_key, base_url, **settings)
         self._sync: httpx.Client | None = http_client
+        self._own_sync = http_client is None  # only a pool we built is ours to close
         self._sync_lock = threading.Lock()
         self._async = AsyncClientPool(self._max_connections, http_async_client)
 
@@ -95,19 +103,22 @@ class HolySheepClient(_ClientBase):
         await self.aclose()
 
     def close(self) -> None:
-        """Release the sync connection pool; safe to call twice."""
+        """Release the sync connection pool it built (a given ``http_client`` stays open)."""
         self._closed = True
-        if self._sync is not None:
-            self._sync.close()
-            self._sync = None
+        self._release_sync()
 
     async def aclose(self) -> None:
-        """Release the running loop's and the sync connection pools; safe to call twice."""
+        """Release the pools it built for the running loop and for sync calls (a given
+        ``http_client``/``http_async_client`` stays open); safe to call twice."""
         self._closed = True
         await self._async.aclose()
-        if self._sync is not None:
-            self._sync.close()
-            self._sync = None
+        self._release_sync()
+
+    def _release_sync(self) -> None:
+        """Close the sync pool if this client built it; a given one is the caller's to close."""
+        if self._own_sync and self._sync is not None:
+            http, self._sync = self._sync, None
+            http.close()
 
     def _http(self) -> httpx.Client:
         """The sync pool, built once even when several threads make the first call together."""
@@ -415,7 +426,7 @@ class HolySheepClient(_ClientBase):
 
     def list_models(self) -> list[ModelInfo]:
         """The models the relay serves (``GET /models``)."""
-        url = f"{self.base_url}/models"
+        url = self._models_url
 
         def fetch() -> list[ModelInfo]:
             http = self._http()
@@ -429,7 +440,7 @@ class HolySheepClient(_ClientBase):
 
     async def alist_models(self) -> list[ModelInfo]:
         """The models the relay serves (``GET /models``; async twin of ``list_models``)."""
-        url = f"{self.base_url}/models"
+        url = self._models_url
 
         async def fetch() -> list[ModelInfo]:
             http = await self._async.get()

@@ -12,13 +12,15 @@ from __future__ import annotations
 import contextlib
 import platform
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import httpx
 
-from ._secrets import forget_tracebacks
-from .errors import APIConnectionError, APIError, APITimeoutError
+from ._secrets import forget_tracebacks, is_sensitive_header, remember
+from .errors import APIConnectionError, APIError, APITimeoutError, ConfigurationError
 
 if TYPE_CHECKING:
     import asyncio
@@ -28,7 +30,9 @@ __all__ = [
     "AsyncClientPool",
     "build_sync_client",
     "mapped_transport_errors",
+    "query_params",
     "safe_url",
+    "with_query",
 ]
 
 try:
@@ -79,11 +83,52 @@ def build_async_client(max_connections: int = 100) -> httpx.AsyncClient:
 
 
 def safe_url(url: str | httpx.URL) -> str:
-    """``url`` as text for a message: any ``user:password@`` part replaced by ``***@``."""
+    """``url`` as text for a message: any ``user:password@`` part replaced by ``***@``, and the
+    values of credential-like query parameters (``api-key``, ``token``...) by ``***``."""
     parsed = url if isinstance(url, httpx.URL) else httpx.URL(str(url))
     if parsed.userinfo:
         parsed = parsed.copy_with(username="***", password=None)
+    if parsed.query and any(is_sensitive_header(name) for name in parsed.params):
+        masked = [
+            (name, "***" if is_sensitive_header(name) else value)
+            for name, value in parsed.params.multi_items()
+        ]
+        parsed = parsed.copy_with(query=urlencode(masked, safe="*").encode())
     return str(parsed)
+
+
+_QUERY_VALUE = (str, int, float, bool)
+
+
+def query_params(query: Mapping[str, Any] | None) -> Mapping[str, str]:
+    """``default_query`` checked and frozen as text (httpx's spelling: ``True`` is ``"true"``).
+
+    Values of credential-like names are remembered, so error texts and bodies are scrubbed of them.
+    """
+    if query is None:
+        return MappingProxyType({})
+    if not isinstance(query, Mapping):
+        raise ConfigurationError(
+            f"default_query must be a dict of query parameters such as "
+            f"{{'api-version': '2025-01-01'}} (got {type(query).__name__})"
+        )
+    for name, value in query.items():
+        if not isinstance(name, str) or not isinstance(value, _QUERY_VALUE):
+            raise ConfigurationError(
+                "default_query: names must be text and values text, numbers or booleans (got "
+                f"a {type(name).__name__} name with a {type(value).__name__} value)"
+            )
+    params = httpx.QueryParams(dict(query))
+    for name, value in params.multi_items():
+        if is_sensitive_header(name):
+            remember(value)
+    return MappingProxyType(dict(params.multi_items()))
+
+
+def with_query(url: str, query: Mapping[str, str]) -> httpx.URL:
+    """``url`` parsed once, with ``query`` merged into any query it already has."""
+    parsed = httpx.URL(url)
+    return parsed.copy_merge_params(dict(query)) if query else parsed
 
 
 def _is_timeout(exc: httpx.HTTPError) -> bool:
@@ -126,7 +171,11 @@ def mapped_transport_errors(url: str | httpx.URL) -> Iterator[None]:
 
 
 class AsyncClientPool:
-    """One ``httpx.AsyncClient`` per running event loop, closed when that loop shuts down."""
+    """One ``httpx.AsyncClient`` per running event loop, closed when that loop shuts down.
+
+    A client the user gave is used in every loop as is and never closed here: the user chose it
+    and owns it.
+    """
 
     def __init__(self, max_connections: int = 100, client: httpx.AsyncClient | None = None):
         self._max_connections = max_connections

@@ -20,6 +20,7 @@ __all__ = [
     "estimate_message_tokens",
     "estimate_tokens",
     "estimate_tools_tokens",
+    "token_ids",
 ]
 
 MESSAGE_OVERHEAD_TOKENS = 4
@@ -64,6 +65,18 @@ def _encoder() -> Any:
         return tiktoken.get_encoding("o200k_base")
     except Exception:
         return None
+
+
+def token_ids(text: str) -> list[int] | None:
+    """tiktoken's ``o200k_base`` ids of ``text``, or None when tiktoken or its data is missing.
+
+    Never downloads: the ids exist only when tiktoken is installed with the encoding cached
+    (``TIKTOKEN_CACHE_DIR``); counting works without them (``estimate_tokens``).
+    """
+    encoder = _encoder()
+    if encoder is None:
+        return None
+    return list(encoder.encode(text, disallowed_special=()))
 
 
 def estimate_tokens(text: str) -> int:
