@@ -40,6 +40,7 @@ class SSEDecoder:
         "_cr",
         "_data",
         "_event",
+        "_failed",
         "_head",
         "_limit",
         "_pending",
@@ -57,6 +58,7 @@ class SSEDecoder:
         self._size = 0
         self._event = ""
         self._clean = False  # nothing carried over from earlier pieces (and no BOM to look for)
+        self._failed: EventTooLarge | None = None  # raised once the events before it were used
 
     def feed(self, piece: bytes) -> list[Event]:
         """The events completed by ``piece`` (often one, often none)."""
@@ -73,11 +75,18 @@ class SSEDecoder:
             return [("", piece[6:-2])]
         events = self._feed(piece)
         self._clean = not (
-            self._head is not None or self._cr or self._pending or self._data or self._event
+            self._head is not None
+            or self._cr
+            or self._pending
+            or self._data
+            or self._event
+            or self._failed
         )
         return events
 
     def _feed(self, piece: bytes) -> list[Event]:
+        if self._failed is not None:
+            raise self._failed
         if self._head is not None:
             piece = self._strip_bom(piece)
         if self._cr:
@@ -96,12 +105,20 @@ class SSEDecoder:
             self._pending, self._pending_size = [], 0
         lines = piece.split(b"\n")
         tail = lines.pop()
-        if tail:
-            self._hold(tail)
-        return self._lines(lines)
+        events = self._lines(lines)
+        if tail and self._failed is None:
+            try:
+                self._hold(tail)
+            except EventTooLarge as exc:
+                if not events:
+                    raise
+                self._failed = exc
+        return events
 
     def end(self) -> list[Event]:
         """At end of body: the last event if its lines were complete but no blank line came."""
+        if self._failed is not None:
+            raise self._failed
         self._pending, self._pending_size = [], 0
         events = self._lines([b""])
         self._clean = self._head is None and not self._cr
@@ -133,7 +150,13 @@ class SSEDecoder:
                     continue  # id, retry and unknown fields: nothing we use
             self._size += len(value)
             if self._size > self._limit:
-                raise EventTooLarge(self._size, self._limit)
+                error = EventTooLarge(self._size, self._limit)
+                if not events:
+                    raise error
+                # the events before it in this piece are whole: hand them over first; the
+                # next feed() or end() raises
+                self._failed = error
+                return events
             data.append(value)
         return events
 

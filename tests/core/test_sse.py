@@ -152,3 +152,16 @@ def test_a_crlf_cut_between_cr_and_lf_is_one_line_ending() -> None:
     body = b"data: {\"a\":\r\ndata: 1}\r\n\r\n"
     for at in range(1, len(body)):
         assert events_of([body[:at], body[at:]]) == [("", b'{"a":\n1}')], f"split at byte {at}"
+
+
+@pytest.mark.parametrize("too_big", [b"data: " + b"x" * 200 + b"\n\n", b"data: " + b"x" * 200])
+def test_events_before_an_oversized_one_in_the_same_read_are_kept(too_big: bytes) -> None:
+    """A good event and an oversized one in one network read: the good one is handed over, then
+    the next read (or the end of the body) raises, so no whole answer chunk is lost."""
+    decoder = SSEDecoder(100)
+    good = b'data: {"ok": 1}\n\n'
+    assert decoder.feed(good + too_big) == [("", b'{"ok": 1}')]
+    with pytest.raises(EventTooLarge):
+        decoder.feed(b"data: more\n\n")
+    with pytest.raises(EventTooLarge):
+        decoder.end()
