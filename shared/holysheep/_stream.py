@@ -18,6 +18,7 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent, SSEError
 from pydantic import ValidationError
 
+from . import _telemetry as telemetry
 from ._accumulate import ChoiceProgress, StreamAccumulator
 from .errors import APITimeoutError, HolySheepError, StreamError
 from .wire import ChatCompletion, ChatCompletionChunk
@@ -175,7 +176,7 @@ class ChatStream(_StreamBase):
 
     def __init__(self, client: HolySheepClient, call: _Call) -> None:
         super().__init__(client, call)
-        self._gen = self._chunks()
+        self._gen = telemetry.stream(self, self._chunks())  # the chunks themselves when off
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self._gen
@@ -241,7 +242,7 @@ class AsyncChatStream(_StreamBase):
 
     def __init__(self, client: HolySheepClient, call: _Call) -> None:
         super().__init__(client, call)
-        self._gen = self._chunks()
+        self._gen = telemetry.astream(self, self._chunks())  # the chunks themselves when off
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         return self._gen
