@@ -36,6 +36,13 @@ class Telemetry:
     exporter: InMemorySpanExporter
     reader: InMemoryMetricReader
     tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+
+    def reinstrument(self) -> None:
+        """``holysheep.instrument()`` again on the same providers (it re-reads the settings)."""
+        holysheep.instrument(
+            tracer_provider=self.tracer_provider, meter_provider=self.meter_provider
+        )
 
     def spans(self) -> list[ReadableSpan]:
         return list(self.exporter.get_finished_spans())
@@ -78,7 +85,7 @@ def otel(monkeypatch: pytest.MonkeyPatch) -> Iterator[Telemetry]:
     meter_provider = MeterProvider(metric_readers=[reader])
     holysheep.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
     try:
-        yield Telemetry(exporter, reader, tracer_provider)
+        yield Telemetry(exporter, reader, tracer_provider, meter_provider)
     finally:
         holysheep.uninstrument()
         meter_provider.shutdown()
