@@ -12,11 +12,6 @@ import holysheep
 import pytest
 from holysheep import HolySheepClient, RetryPolicy
 from holysheep.testing import RelayEmulator
-
-from ..conftest import FAKE_KEY
-
-pytest.importorskip("opentelemetry.sdk", reason="the dev extra installs opentelemetry-sdk")
-
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -24,6 +19,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
+
+from ..conftest import FAKE_KEY
 
 FAST = RetryPolicy(max_attempts=3, initial_delay=0.0, max_delay=0.0, deadline=10.0)
 HELLO = [{"role": "user", "content": "Hello there"}]
