@@ -115,6 +115,8 @@ def test_a_caller_who_stops_reading_ends_the_span_without_an_error(
     assert span.status.status_code is StatusCode.UNSET
     assert "error.type" not in span.attributes
     assert "gen_ai.response.time_to_first_chunk" in span.attributes
+    # what was billed up to the stop is on the span, as the ledger records it
+    assert span.attributes["gen_ai.response.id"] and span.attributes["holysheep.cost.usd"] > 0
 
 
 def test_a_stream_never_read_makes_no_span(client: HolySheepClient, otel: Telemetry) -> None:
