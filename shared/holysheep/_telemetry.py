@@ -8,6 +8,7 @@ uninstrumented process never imports ``opentelemetry``. The recorder lives in
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextvars import ContextVar
@@ -34,6 +35,7 @@ OTEL_ENV = "HOLYSHEEP_OTEL"
 """Set to ``1`` (or ``true``/``yes``/``on``) to instrument at ``import holysheep``."""
 
 T = TypeVar("T")
+logger = logging.getLogger("holysheep")
 
 
 class Recorder(Protocol):
@@ -57,19 +59,36 @@ current: ContextVar[Any] = ContextVar("holysheep_telemetry_call", default=None)
 def start(call: _Call) -> Any:
     """A call begins: its span opens (``None`` and nothing else when telemetry is off)."""
     recorder = _recorder
-    return None if recorder is None else recorder.start(call)
+    if recorder is None:
+        return None
+    try:
+        return recorder.start(call)
+    except Exception:  # telemetry never costs the caller a call
+        broken("start")
+        return None
 
 
 def end(record: Any, completion: ChatCompletion) -> None:
     """A call answered: its span gets the response, usage and cost, and ends."""
     if record is not None and _recorder is not None:
-        _recorder.end(record, completion)
+        try:
+            _recorder.end(record, completion)
+        except Exception:
+            broken("end")
 
 
 def fail(record: Any, error: BaseException) -> None:
     """A call failed for good (after retries and fallbacks): its span ends with ``error``."""
     if record is not None and _recorder is not None:
-        _recorder.fail(record, error)
+        try:
+            _recorder.fail(record, error)
+        except Exception:
+            broken("fail")
+
+
+def broken(step: str) -> None:
+    """A telemetry failure: logged with its traceback, never raised into the caller's call."""
+    logger.warning("holysheep: telemetry failed at %s; the call goes on", step, exc_info=True)
 
 
 def retried(attempt: int, delay: float, error: BaseException) -> None:

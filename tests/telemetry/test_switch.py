@@ -154,3 +154,25 @@ def test_the_public_names_are_exported() -> None:
     assert holysheep.instrument is not None and holysheep.uninstrument is not None
     with pytest.raises(TypeError):
         holysheep.instrument(object())  # type: ignore[misc]  # keyword-only providers
+
+
+class _BrokenTracer:
+    """A tracer whose every span fails, as a misbehaving SDK or exporter plug-in might."""
+
+    def start_span(self, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("tracer is broken")
+
+
+class _BrokenProvider:
+    def get_tracer(self, *args: object, **kwargs: object) -> _BrokenTracer:
+        return _BrokenTracer()
+
+
+def test_broken_telemetry_never_costs_the_caller_a_call(
+    client: HolySheepClient, otel: Telemetry, side: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    holysheep.instrument(tracer_provider=_BrokenProvider(), meter_provider=otel.meter_provider)
+    assert chat(client, side).text
+    chunks, _ = stream(client, side)
+    assert chunks
+    assert "telemetry failed" in caplog.text

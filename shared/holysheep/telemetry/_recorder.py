@@ -124,7 +124,10 @@ class OtelRecorder:
 
     def stream(self, owner: Any, chunks: Iterator[T]) -> Iterator[T]:
         """Yield ``chunks`` inside one span from the request to the last chunk."""
-        record = self.start(owner._call)
+        record = self._safe_start(owner._call)
+        if record is None:  # telemetry failed to start: the chunks, untraced
+            yield from chunks
+            return
         try:
             try:  # current only while opening (retries, fallbacks); never across a yield
                 first = next(chunks, _NOTHING)
@@ -147,7 +150,11 @@ class OtelRecorder:
 
     async def astream(self, owner: Any, chunks: AsyncIterator[T]) -> AsyncIterator[T]:
         """Yield ``chunks`` inside one span from the request to the last chunk (async twin)."""
-        record = self.start(owner._call)
+        record = self._safe_start(owner._call)
+        if record is None:
+            async for chunk in chunks:
+                yield chunk
+            return
         try:
             try:
                 first = await chunks.__anext__()
@@ -171,6 +178,13 @@ class OtelRecorder:
 
     # ------------------------------------------------------------ shared steps
 
+    def _safe_start(self, call: _Call) -> _Record | None:
+        try:
+            return self.start(call)
+        except Exception:  # telemetry never costs the caller a stream
+            _telemetry.broken("stream start")
+            return None
+
     def _attach(self, record: _Record) -> None:
         record.own_token = _telemetry.current.set(record)
         record.otel_token = otel_context.attach(trace.set_span_in_context(record.span))
@@ -187,9 +201,12 @@ class OtelRecorder:
         record.span.add_event("holysheep.first_chunk")
 
     def _finish_stream(self, record: _Record, owner: Any, error: BaseException | None) -> None:
-        self._detach(record)
-        info = owner.call_info
-        self._finish(record, owner.completion if info is not None else None, error)
+        try:
+            self._detach(record)
+            info = owner.call_info
+            self._finish(record, owner.completion if info is not None else None, error)
+        except Exception:  # telemetry never costs the caller a stream
+            _telemetry.broken("stream end")
 
     def _finish(
         self, record: _Record, completion: ChatCompletion | None, error: BaseException | None
