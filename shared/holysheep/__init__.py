@@ -7,6 +7,7 @@ from ._billed import ImplausibleUsageWarning
 from ._client import HolySheepClient
 from ._config import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL, MissingAPIKeyError
 from ._stream import AsyncChatStream, ChatStream
+from ._telemetry import from_env as _telemetry_from_env
 from .catalog import ModelCatalog, ModelSpec, UnknownModelPriceWarning
 from .costs import Cost, Workload, estimate_monthly, price
 from .errors import (
@@ -84,7 +85,9 @@ __all__ = [
     "Usage",
     "Workload",
     "estimate_monthly",
+    "instrument",
     "price",
+    "uninstrument",
 ]
 
 
@@ -99,6 +102,8 @@ _LAZY = {
     "CostTally": "holysheep.tally",
     "RouteDecision": "holysheep.routing",
     "TaskRouter": "holysheep.routing",
+    "instrument": "holysheep.telemetry",  # opentelemetry itself is imported only when called
+    "uninstrument": "holysheep.telemetry",
 }
 
 
@@ -111,3 +116,6 @@ def __getattr__(name: str) -> object:
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
+
+
+_telemetry_from_env()  # HOLYSHEEP_OTEL=1: instrument at import (nothing else is read)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from . import _telemetry as telemetry
 from ._base import _Call, _ClientBase
 from ._body import BodyCollector, BodyLimitError, ReadLimits, bounded_timeout, limit_error
 from ._orchestrate import AUTO, Metering, adrive, drive, plan_for, retarget
@@ -331,22 +332,40 @@ class HolySheepClient(_ClientBase):
             HolySheepError: a subclass saying what went wrong and what to do.
         """
         call = self._prepare(request, params, stream=False)
-        if call.model != AUTO:
-            return self._chat_call(call, None)
-        plan = plan_for(self, call)
-        return drive(plan, lambda model: self._chat_call(retarget(self, call, plan, model), plan))
+        span = telemetry.start(call)  # None unless holysheep.instrument() is on
+        try:
+            if call.model != AUTO:
+                completion = self._chat_call(call, None)
+            else:
+                plan = plan_for(self, call)
+                completion = drive(
+                    plan, lambda model: self._chat_call(retarget(self, call, plan, model), plan)
+                )
+        except BaseException as exc:
+            telemetry.fail(span, exc)
+            raise
+        telemetry.end(span, completion)
+        return completion
 
     async def achat(
         self, request: ChatRequest | Mapping[str, Any] | None = None, /, **params: Any
     ) -> ChatCompletion:
         """Send one chat completion and return the relay's answer (async twin of ``chat``)."""
         call = self._prepare(request, params, stream=False)
-        if call.model != AUTO:
-            return await self._achat_call(call, None)
-        plan = plan_for(self, call)
-        return await adrive(
-            plan, lambda model: self._achat_call(retarget(self, call, plan, model), plan)
-        )
+        span = telemetry.start(call)  # None unless holysheep.instrument() is on
+        try:
+            if call.model != AUTO:
+                completion = await self._achat_call(call, None)
+            else:
+                plan = plan_for(self, call)
+                completion = await adrive(
+                    plan, lambda model: self._achat_call(retarget(self, call, plan, model), plan)
+                )
+        except BaseException as exc:
+            telemetry.fail(span, exc)
+            raise
+        telemetry.end(span, completion)
+        return completion
 
     def stream(
         self, request: ChatRequest | Mapping[str, Any] | None = None, /, **params: Any

@@ -21,6 +21,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import _telemetry
 from .errors import HolySheepError, LedgerError
 
 if TYPE_CHECKING:
@@ -263,6 +264,7 @@ def drive(plan: RoutePlan, attempt: Callable[[str], T]) -> T:
             return attempt(model)
         except HolySheepError as exc:
             plan.failed(model, exc)  # re-raises what no other model would fix
+            _telemetry.fell_back(model, exc)  # a span event when instrumented
 
 
 async def adrive(plan: RoutePlan, attempt: Callable[[str], Awaitable[T]]) -> T:
@@ -281,6 +283,7 @@ async def adrive(plan: RoutePlan, attempt: Callable[[str], Awaitable[T]]) -> T:
             return await attempt(model)
         except HolySheepError as exc:
             plan.failed(model, exc)
+            _telemetry.fell_back(model, exc)
 
 
 def route_of(plan: RoutePlan | None, model: str) -> Any:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 import httpx
 from pydantic import ValidationError
 
+from . import _telemetry as telemetry
 from ._accumulate import ChoiceProgress, StreamAccumulator
 from ._body import DRAIN_BYTES, DRAIN_SECONDS, BodyLimitError, EventReader, ReadLimits, limit_error
 from .errors import APITimeoutError, HolySheepError, StreamError
@@ -414,8 +415,10 @@ class ChatStream(_StreamView):
     __slots__ = ("_gen",)
 
     def __init__(self, client: HolySheepClient, call: _Call) -> None:
-        self._core = _SyncStream(client, call)
-        self._gen = self._core._chunks()
+        self._core = core = _SyncStream(client, call)
+        # telemetry wraps the reading state, never this view (no cycle: a `break` still frees
+        # the connection at once); when off, the chunks themselves
+        self._gen = telemetry.stream(core, core._chunks())
 
     def __iter__(self) -> Iterator[ChatCompletionChunk]:
         return self._gen
@@ -440,8 +443,8 @@ class AsyncChatStream(_StreamView):
     __slots__ = ("_gen",)
 
     def __init__(self, client: HolySheepClient, call: _Call) -> None:
-        self._core = _AsyncStream(client, call)
-        self._gen = self._core._chunks()
+        self._core = core = _AsyncStream(client, call)
+        self._gen = telemetry.astream(core, core._chunks())  # the chunks themselves when off
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
         return self._gen

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from . import _telemetry
 from .errors import HolySheepError, RateLimitError
 
 __all__ = ["RetryPolicy"]
@@ -120,6 +121,7 @@ def is_retryable(error: BaseException) -> bool:
 
 
 def _log_retry(attempt: int, delay: float, exc: HolySheepError) -> None:
+    _telemetry.retried(attempt, delay, exc)  # a span event when instrumented
     logger.info(
         "holysheep: attempt %d failed (%s, status %s, request %s); retrying in %.2f s",
         attempt,
