@@ -334,3 +334,22 @@ def test_the_llm_classifier_bills_its_calls_under_routing(emulator: RelayEmulato
         assert router.classify(UNSURE) == "qa"
     (entry,) = ledger.entries()
     assert entry.task == "routing" and entry.requested_model == "gpt-4o-mini"
+
+
+def test_importing_the_router_compiles_no_cue_tables() -> None:
+    """The cue regexes and feature patterns compile on the first prompt, not on import, so
+    ``import holysheep.routing`` stays cheap for code that never classifies."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import holysheep.routing as r\n"
+        "from holysheep.routing import _classifier as c, _features as f\n"
+        "print(c._tables.cache_info().currsize, f._patterns.cache_info().currsize)\n"
+        "r.LocalClassifier().classify('Translate hello into French')\n"
+        "print(c._tables.cache_info().currsize, f._patterns.cache_info().currsize)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[:2] == ["0 0", "1 1"]
