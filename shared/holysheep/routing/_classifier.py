@@ -341,21 +341,33 @@ class LocalClassifier:
     def scores(self, text: str) -> dict[str, float]:
         """Every label's score for ``text`` (higher is likelier): the model's probabilities,
         or the cue scores when the model is off."""
+        return self._scores(text)[0]
+
+    def _scores(self, text: str) -> tuple[dict[str, float], bool]:
+        """The scores, and whether the model knew any word or cue of ``text`` (when it knew
+        none, only the length and shape spoke: too little to be sure of)."""
         model = self._model()
         cues = cue_scores(text, self.labels if model is None else TASK_LABELS)
         if model is None:
-            return cues
-        probs = model.probabilities(features(text, cues))
-        return {label: probs.get(label, 0.0) for label in self.labels}
+            return cues, True
+        feats = features(text, cues)
+        probs = model.probabilities(feats)
+        known = any(name[1:2] == ":" and name in model.weights for name in feats) or any(
+            name.startswith("cue:") for name in feats
+        )
+        return {label: probs.get(label, 0.0) for label in self.labels}, known
 
     def classify_with_confidence(self, text: str) -> Classification:
-        """The best label and its calibrated confidence (1.0 when the cues decide alone)."""
-        totals = self.scores(text)
+        """The best label and its calibrated confidence (1.0 when the cues decide alone).
+
+        A prompt none of whose words the model knows ("hmm") is never ``confident``.
+        """
+        totals, known = self._scores(text)
         best = max(self.labels, key=lambda label: totals[label])
         if self._model() is not None:
             total = sum(totals.values()) or 1.0
             confidence = totals[best] / total
-            return Classification(best, confidence, best, confidence >= self.threshold)
+            return Classification(best, confidence, best, known and confidence >= self.threshold)
         if totals[best] < _MIN_SCORE:
             stripped = text.strip()
             best = "qa" if stripped.endswith(("?", "？")) and "qa" in self.labels else self.default
