@@ -49,23 +49,28 @@ ANALYSIS: dict[str, list[str]] = {
     "en": [
         "We're a team of four deciding between Vue and Svelte for a new dashboard. Which holds up better over three years of maintenance, and what would tip the decision?",
         "Our nonprofit's donations went up 20% but the number of donors dropped by a third. What could explain that, and should it worry us?",
-        "Here are our quarterly numbers:\n\n" + PASSAGES["sales"] + "\n\nWhat story do these tell, and what would you look into first?",
+        "Here are our quarterly numbers:\n\n"
+        + PASSAGES["sales"]
+        + "\n\nWhat story do these tell, and what would you look into first?",
         "Think through the second-order effects of a city banning cars from its historic center.",
         "Is it smarter for a mid-size hospital to build its own patient app or license one? Lay out the considerations.",
-        "Read this survey summary and tell me what's really going on underneath the numbers:\n\n" + PASSAGES["survey"],
+        "Read this survey summary and tell me what's really going on underneath the numbers:\n\n"
+        + PASSAGES["survey"],
         "How well does the argument in this paragraph hold up? 'Since crime fell after the new streetlights went in, streetlights reduce crime.'",
         "Which of these two pricing models is more sustainable for a language-learning app: a one-off purchase at $60 or $8 a month? Consider churn and acquisition costs.",
         "What are the likely consequences for local farmers if the regional supermarket chain switches to a single national supplier?",
         "Weigh the case for and against moving our annual conference online permanently.",
         "I run a small coffee roastery. Sales through cafés are flat, online sales grew 40%. Where should I put next year's marketing budget, and why?",
-        "Evaluate how the council's decision below is likely to play out for residents and shop owners:\n\n" + PASSAGES["council"],
+        "Evaluate how the council's decision below is likely to play out for residents and shop owners:\n\n"
+        + PASSAGES["council"],
         "Contrast the way Japan and Germany approached energy policy after 2011 and what each gained or lost.",
         "Our support tickets about login problems tripled after we added two-factor authentication. Diagnose what's probably happening and what to check.",
         "What does it mean for a bank that its loan defaults rose while its deposits kept growing? Give me your reading of it.",
         "Review our hiring funnel: 1,200 applicants, 180 phone screens, 40 onsite interviews, 6 offers, 2 accepts. Where is it leaking, and what would you change?",
         "How sound is our plan to enter the Brazilian market with only an English-language website?",
         "What's driving the shift from public cloud back to on-premise servers at some large companies? Is it a real trend?",
-        "Examine this product review and tell me which problems matter most for the next hardware revision:\n\n" + PASSAGES["review"],
+        "Examine this product review and tell me which problems matter most for the next hardware revision:\n\n"
+        + PASSAGES["review"],
         "Given the numbers below, is our growth healthy or are we buying it with discounts?\n\nRevenue +35% year on year, average discount 22% (last year 9%), repeat purchase rate 18% (last year 27%).",
         "Judge the strengths and blind spots of using lines of code as a productivity metric.",
         "Should a startup with eight months of runway hire a senior salesperson or two more engineers? Reason it out.",
@@ -95,13 +100,15 @@ ANALYSIS: dict[str, list[str]] = {
         "Quels sont les enjeux d'une semaine de quatre jours pour une PME industrielle ? Pèse le pour et le contre.",
         "Évalue la stratégie d'une marque de luxe qui se lance dans la location de sacs.",
         "Comment interpréter la baisse des inscriptions dans notre club de sport alors que les prix n'ont pas changé ?",
-        "Examine les conséquences probables de cette décision pour les commerçants :\n\n" + PASSAGES["council"],
+        "Examine les conséquences probables de cette décision pour les commerçants :\n\n"
+        + PASSAGES["council"],
     ],
     "de": [
         "Wie bewertest du die Entscheidung, unser Lager von München nach Tschechien zu verlegen? Welche Risiken siehst du?",
         "Welche Ursachen könnte es haben, dass unsere Newsletter-Öffnungsrate seit März sinkt? Bitte einschätzen.",
         "Stell die Chancen und Risiken eines eigenen Onlineshops für eine kleine Bäckerei gegenüber.",
-        "Was sagen diese Zahlen über die Entwicklung unseres Geschäfts aus?\n\n" + PASSAGES["sales"],
+        "Was sagen diese Zahlen über die Entwicklung unseres Geschäfts aus?\n\n"
+        + PASSAGES["sales"],
     ],
     "ja": [
         "新しい料金プランが解約率に与える影響を検討してください。",
@@ -161,10 +168,34 @@ SMALL_TALK: dict[str, list[str]] = {
         "would you rather be a cat or a dog",
         "is it weird that i talk to you every day",
     ],
-    "es": ["¿Cómo te llamas?", "¿Eres una persona de verdad?", "¿Quién te creó?", "Cuéntame un chiste", "¡Gracias, me ayudaste mucho!"],
-    "fr": ["Comment tu t'appelles ?", "Tu es un robot ?", "Raconte-moi une blague", "Tu as quel âge ?", "Merci beaucoup, à plus tard !"],
-    "de": ["Wie heißt du eigentlich?", "Bist du ein Mensch?", "Erzähl mir einen Witz", "Danke dir, bis morgen!", "Wer hat dich gebaut?"],
-    "zh": ["你叫什么名字？", "你是真人吗？", "给我讲个笑话吧", "谁创造了你？", "今天好累啊，陪我说说话"],
+    "es": [
+        "¿Cómo te llamas?",
+        "¿Eres una persona de verdad?",
+        "¿Quién te creó?",
+        "Cuéntame un chiste",
+        "¡Gracias, me ayudaste mucho!",
+    ],
+    "fr": [
+        "Comment tu t'appelles ?",
+        "Tu es un robot ?",
+        "Raconte-moi une blague",
+        "Tu as quel âge ?",
+        "Merci beaucoup, à plus tard !",
+    ],
+    "de": [
+        "Wie heißt du eigentlich?",
+        "Bist du ein Mensch?",
+        "Erzähl mir einen Witz",
+        "Danke dir, bis morgen!",
+        "Wer hat dich gebaut?",
+    ],
+    "zh": [
+        "你叫什么名字？",
+        "你是真人吗？",
+        "给我讲个笑话吧",
+        "谁创造了你？",
+        "今天好累啊，陪我说说话",
+    ],
     "ja": ["あなたの名前は？", "あなたは人間ですか？", "何か面白い話をして", "今日もお疲れさま！"],
     "pt": ["Qual é o seu nome?", "Você é um robô?", "Me conta uma piada"],
     "it": ["Come ti chiami?", "Sei una persona vera?", "Raccontami una barzelletta"],
@@ -174,10 +205,10 @@ SMALL_TALK: dict[str, list[str]] = {
 
 PROBLEMS: dict[str, list[str]] = {
     "en": [
-        "Given a string of brackets like \"([]{})\", decide whether every opening bracket is closed in the right order. Return true or false.",
+        'Given a string of brackets like "([]{})", decide whether every opening bracket is closed in the right order. Return true or false.',
         "A robot starts at (0, 0) facing north. It receives commands L, R and A (advance). Report its final position and direction after a sequence of commands.",
-        "Your task is to convert a number of seconds into a human-readable duration such as \"1 hour, 2 minutes and 5 seconds\".",
-        "Implement run-length encoding: \"AAABCC\" becomes \"3AB2C\", and decoding reverses it.",
+        'Your task is to convert a number of seconds into a human-readable duration such as "1 hour, 2 minutes and 5 seconds".',
+        'Implement run-length encoding: "AAABCC" becomes "3AB2C", and decoding reverses it.',
         "Given a list of meeting intervals, merge the overlapping ones and return the result sorted by start time.",
         "The input is a grid of 0s and 1s. Count the islands, where an island is a group of 1s connected horizontally or vertically.",
         "Build a small in-memory key-value store with get, set and delete, plus transactions that can be rolled back.",
@@ -234,9 +265,11 @@ DOCUMENT_TASKS: dict[str, dict[str, list[str]]] = {
         "en": [
             "Can you give me the short version of this?\n\n" + PASSAGES["council"],
             "tl;dr please:\n\n" + PASSAGES["email"],
-            "Condense this review into a single line for our product dashboard:\n\n" + PASSAGES["review"],
+            "Condense this review into a single line for our product dashboard:\n\n"
+            + PASSAGES["review"],
             "I don't have time to read the whole thing. What's the gist?\n\n" + PASSAGES["survey"],
-            "Write a two-sentence recap of the council vote for our newsletter:\n\n" + PASSAGES["council"],
+            "Write a two-sentence recap of the council vote for our newsletter:\n\n"
+            + PASSAGES["council"],
         ],
         "es": [
             "Resume este correo en dos frases:\n\n" + PASSAGES["email"],
@@ -267,28 +300,42 @@ DOCUMENT_TASKS: dict[str, dict[str, list[str]]] = {
     },
     "extraction": {
         "en": [
-            "Pull every date, name and phone extension out of this email and return them as JSON:\n\n" + PASSAGES["email"],
-            "From the text below, list each number together with what it counts:\n\n" + PASSAGES["council"],
-            "Which product model and which defects are mentioned here? Give me just those, one per line.\n\n" + PASSAGES["review"],
+            "Pull every date, name and phone extension out of this email and return them as JSON:\n\n"
+            + PASSAGES["email"],
+            "From the text below, list each number together with what it counts:\n\n"
+            + PASSAGES["council"],
+            "Which product model and which defects are mentioned here? Give me just those, one per line.\n\n"
+            + PASSAGES["review"],
         ],
         "es": ["Extrae las fechas y el nombre de contacto de este correo:\n\n" + PASSAGES["email"]],
         "fr": ["Relève tous les chiffres cités dans ce texte :\n\n" + PASSAGES["survey"]],
-        "de": ["Zieh alle Termine und Kontaktdaten aus dieser Nachricht heraus:\n\n" + PASSAGES["email"]],
+        "de": [
+            "Zieh alle Termine und Kontaktdaten aus dieser Nachricht heraus:\n\n"
+            + PASSAGES["email"]
+        ],
         "zh": ["从下面的邮件中提取日期、联系人和电话分机号：\n\n" + PASSAGES["email"]],
         "ja": ["このメールから日付と連絡先を抜き出してください：\n\n" + PASSAGES["email"]],
         "pt": ["Extraia os números e as porcentagens deste texto:\n\n" + PASSAGES["survey"]],
     },
     "classification": {
         "en": [
-            "Is this review positive, negative or mixed? Answer with one word.\n\n" + PASSAGES["review"],
+            "Is this review positive, negative or mixed? Answer with one word.\n\n"
+            + PASSAGES["review"],
             "Route this email to one of: IT, Facilities, HR, Finance.\n\n" + PASSAGES["email"],
-            "Tag this news item with a section: politics, housing, transport, business or sport.\n\n" + PASSAGES["council"],
+            "Tag this news item with a section: politics, housing, transport, business or sport.\n\n"
+            + PASSAGES["council"],
         ],
         "es": ["Clasifica esta reseña como positiva, negativa o neutra:\n\n" + PASSAGES["review"]],
-        "fr": ["Classe ce message dans une catégorie : urgent, information ou demande.\n\n" + PASSAGES["email"]],
+        "fr": [
+            "Classe ce message dans une catégorie : urgent, information ou demande.\n\n"
+            + PASSAGES["email"]
+        ],
         "de": ["Ist diese Bewertung eher positiv oder negativ?\n\n" + PASSAGES["review"]],
         "zh": ["判断这条评论的情感是正面、负面还是中性：\n\n" + PASSAGES["review"]],
-        "ja": ["このレビューをポジティブ・ネガティブ・中立のどれかに分類してください：\n\n" + PASSAGES["review"]],
+        "ja": [
+            "このレビューをポジティブ・ネガティブ・中立のどれかに分類してください：\n\n"
+            + PASSAGES["review"]
+        ],
         "it": ["Questa recensione è positiva o negativa?\n\n" + PASSAGES["review"]],
     },
 }
