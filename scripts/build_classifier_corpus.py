@@ -463,6 +463,22 @@ def own_multilingual() -> Iterator[Row]:
                 yield row(text, label, "own_multilingual", licence, origin, lang)
 
 
+def own_prompts() -> dict[str, list[Row]]:
+    """The second round of own writing (``classifier_own_prompts.py``), one source per theme."""
+    from classifier_own_prompts import SOURCES
+
+    licence, origin = "MIT (own writing)", "own (scripts/classifier_own_prompts.py)"
+    return {
+        source: [
+            row(text, label, source, licence, origin, lang)
+            for label, by_lang in labels.items()
+            for lang, texts in by_lang.items()
+            for text in texts
+        ]
+        for source, labels in SOURCES.items()
+    }
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -494,6 +510,7 @@ def main(argv: list[str]) -> int:
         "llamaindex_templates": list(llamaindex(facts[:80], questions, rng)),
         "own_templates": list(own_templates(facts[80:], questions[50:], sqa)),
         "own_multilingual": list(own_multilingual()),
+        **own_prompts(),  # after the others, so their shuffles and blind shares stay as they were
     }
     OUT.mkdir(parents=True, exist_ok=True)
     blind: list[Row] = []

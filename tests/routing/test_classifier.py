@@ -4,8 +4,8 @@
 The model is trained by ``scripts/train_classifier.py`` on ``tests/routing/corpus/`` (public
 sources with their licences, see its README) and all of ``classifier_eval.jsonl``; the
 leave-one-source-out numbers are in ``classifier_loso.md``. Two blind sets were scored once,
-after every choice was made: ``classifier_heldout.jsonl`` (measured 92.0%) and
-``corpus/blind.jsonl`` (96.7%); their floors here (the measurement less 4 points) catch
+after every choice was made: ``classifier_heldout.jsonl`` (measured 94.0%) and
+``corpus/blind.jsonl`` (95.2%); their floors here (the measurement less 4 points) catch
 regressions. ``classifier_report.py`` prints the full report and the protocol.
 """
 
@@ -83,7 +83,7 @@ def test_accuracy_on_the_heldout_set() -> None:
     report = evaluate(LocalClassifier(), HELDOUT)
     print(f"\nheld-out: {report.accuracy:.1%} on {report.total} prompts")
     print(format_matrix(report, TASK_LABELS))
-    assert report.accuracy >= 0.88  # measured 92.0% (before #13: 91.0%), less 4 points
+    assert report.accuracy >= 0.90  # measured 94.0% (before #13: 91.0%), less 4 points
 
 
 def test_accuracy_on_the_corpus_blind_set() -> None:
@@ -91,7 +91,7 @@ def test_accuracy_on_the_corpus_blind_set() -> None:
     assert not {r["text"] for r in BLIND} & {r["text"] for r in ROWS}
     report = evaluate(LocalClassifier(), BLIND)
     print(f"\ncorpus blind: {report.accuracy:.1%} on {report.total} prompts")
-    assert report.accuracy >= 0.92  # measured 96.7%, less 4 points
+    assert report.accuracy >= 0.91  # measured 95.2% on 208 prompts, less 4 points
 
 
 def test_confident_labels_are_right_and_confidence_is_calibrated() -> None:
@@ -334,3 +334,22 @@ def test_the_llm_classifier_bills_its_calls_under_routing(emulator: RelayEmulato
         assert router.classify(UNSURE) == "qa"
     (entry,) = ledger.entries()
     assert entry.task == "routing" and entry.requested_model == "gpt-4o-mini"
+
+
+def test_importing_the_router_compiles_no_cue_tables() -> None:
+    """The cue regexes and feature patterns compile on the first prompt, not on import, so
+    ``import holysheep.routing`` stays cheap for code that never classifies."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import holysheep.routing as r\n"
+        "from holysheep.routing import _classifier as c, _features as f\n"
+        "print(c._tables.cache_info().currsize, f._patterns.cache_info().currsize)\n"
+        "r.LocalClassifier().classify('Translate hello into French')\n"
+        "print(c._tables.cache_info().currsize, f._patterns.cache_info().currsize)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    assert out[:2] == ["0 0", "1 1"]

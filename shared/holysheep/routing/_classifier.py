@@ -15,6 +15,7 @@ it falls back to the local classifier when the model fails or answers off-list.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -44,7 +45,7 @@ _CHAT_CHARS = 300
 _HEAD_CHARS = 300
 _BODY_CHARS = 1000
 _BODY_PHRASE_CHARS = 0  # phrases are searched in the instruction only
-_WORD = re.compile(r"[a-z\u00df-\u024f\u0430-\u045f][a-z0-9\u00df-\u024f\u0430-\u045f'’+#;-]*")
+_WORD = r"[a-z\u00df-\u024f\u0430-\u045f][a-z0-9\u00df-\u024f\u0430-\u045f'’+#;-]*"
 """Latin and Cyrillic words (lower-cased); CJK text is matched by phrase cues instead."""
 _MIN_SCORE = 1.0
 
@@ -78,25 +79,111 @@ def classification_text(messages: Sequence[Mapping[str, Any]]) -> str:
     return text
 
 
-def _compile_phrases() -> list[tuple[re.Pattern[str], str, float]]:
-    """One compiled pattern per phrase cue (separate patterns keep re's literal fast paths)."""
-    return [
-        (re.compile(pattern, re.MULTILINE), label, float(weight))
-        for label, phrases in PHRASES.items()
-        for pattern, weight in phrases.items()
-    ]
+@dataclass(frozen=True)
+class _Tables:
+    """The cue tables compiled for scanning: built on first use, so importing costs nothing."""
+
+    phrases: tuple[tuple[re.Pattern[str], str, float, str], ...]
+    """Every phrase cue: (compiled pattern, label, weight, the pattern as written)."""
+    ascii_phrases: tuple[tuple[re.Pattern[str], str, float, str], ...]
+    """The same cues cut to the branches that can match ASCII text (most prompts are)."""
+    words: dict[str, tuple[tuple[str, float], ...]]
+    prefixes: dict[str, tuple[tuple[str, float], ...]]
+    prefix_lengths: tuple[int, ...]
+    word: re.Pattern[str]
 
 
-_PHRASES = _compile_phrases()
-_WORD_CUES: dict[str, list[tuple[str, float]]] = {}
-for _label, _words in WORDS.items():
-    for _word, _weight in _words.items():
-        _WORD_CUES.setdefault(_word, []).append((_label, float(_weight)))
-_PREFIX_CUES: dict[str, list[tuple[str, float]]] = {}
-for _label, _prefixes in PREFIXES.items():
-    for _prefix, _weight in _prefixes.items():
-        _PREFIX_CUES.setdefault(_prefix, []).append((_label, float(_weight)))
-_PREFIX_LENGTHS = sorted({len(p) for p in _PREFIX_CUES}, reverse=True)
+def _top_level_branches(pattern: str) -> list[str]:
+    """``pattern`` split at the ``|`` that are outside groups and character classes."""
+    branches, depth, in_class, start, i = [], 0, False, 0, 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            branches.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return [*branches, pattern[start:]]
+
+
+def _needs_non_ascii(branch: str) -> bool:
+    """Whether ``branch`` has a non-ASCII literal that every match must contain (one at the
+    top level, outside classes and optional groups; conservative: unsure means no)."""
+    depth, in_class, i = 0, False, 0
+    while i < len(branch):
+        char = branch[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and not char.isascii() and branch[i + 1 : i + 2] not in ("?", "*", "{"):
+            return True
+        i += 1
+    return False
+
+
+@functools.cache
+def _tables() -> _Tables:
+    """Compile the cue tables once (about 10 ms of regex compiling, kept out of the import)."""
+    phrases, ascii_phrases = [], []
+    for label, table in PHRASES.items():
+        for pattern, weight in table.items():
+            phrases.append((re.compile(pattern, re.MULTILINE), label, float(weight), pattern))
+            kept = [b for b in _top_level_branches(pattern) if not _needs_non_ascii(b)]
+            if kept:
+                compiled = re.compile("|".join(kept), re.MULTILINE)
+                ascii_phrases.append((compiled, label, float(weight), pattern))
+    words: dict[str, list[tuple[str, float]]] = {}
+    for label, table in WORDS.items():
+        for word, weight in table.items():
+            words.setdefault(word, []).append((label, float(weight)))
+    prefixes: dict[str, list[tuple[str, float]]] = {}
+    for label, table in PREFIXES.items():
+        for prefix, weight in table.items():
+            prefixes.setdefault(prefix, []).append((label, float(weight)))
+    return _Tables(
+        tuple(phrases),
+        tuple(ascii_phrases),
+        {w: tuple(c) for w, c in words.items()},
+        {p: tuple(c) for p, c in prefixes.items()},
+        tuple(sorted({len(p) for p in prefixes}, reverse=True)),
+        re.compile(_WORD),
+    )
+
+
+@functools.lru_cache(maxsize=8192)
+def _word_cues(word: str) -> tuple[tuple[str, float], ...]:
+    """The cues of one word: an exact entry, else the longest prefix entry (cached: prompts
+    reuse words, and most words have no cue)."""
+    tables = _tables()
+    cues = tables.words.get(word)
+    if cues is not None:
+        return cues
+    for length in tables.prefix_lengths:
+        if length <= len(word):
+            cues = tables.prefixes.get(word[:length])
+            if cues is not None:
+                return cues
+    return ()
 
 
 def _split(text: str) -> tuple[str, str, str]:
@@ -122,13 +209,15 @@ def _scan(text: str, weight: float, found: dict[tuple[str, str], float], phrase_
     word cues are dictionary lookups and cover the rest).
     """
     window = text[:phrase_chars]
-    for pattern, label, cue_weight in _PHRASES if window else ():
+    tables = _tables()
+    phrases = tables.ascii_phrases if window.isascii() else tables.phrases
+    for pattern, label, cue_weight, written in phrases if window else ():
         if pattern.search(window) is not None:
             score = cue_weight * weight
-            key = (label, pattern.pattern)
+            key = (label, written)
             if found.get(key, 0.0) < score:
                 found[key] = score
-    for raw in set(_WORD.findall(text)):
+    for raw in set(tables.word.findall(text)):
         word = raw.rstrip(";-'’")
         if "-" in word:
             for part in word.split("-"):
@@ -138,14 +227,7 @@ def _scan(text: str, weight: float, found: dict[tuple[str, str], float], phrase_
 
 def _add_word(word: str, weight: float, found: dict[tuple[str, str], float]) -> None:
     """Add the cues of one word: an exact entry, else the longest prefix entry."""
-    cues = _WORD_CUES.get(word)
-    if cues is None:
-        for length in _PREFIX_LENGTHS:
-            if length <= len(word):
-                cues = _PREFIX_CUES.get(word[:length])
-                if cues is not None:
-                    break
-    for label, cue_weight in cues or ():
+    for label, cue_weight in _word_cues(word):
         score = cue_weight * weight
         if found.get((label, word), 0.0) < score:
             found[(label, word)] = score
@@ -259,21 +341,33 @@ class LocalClassifier:
     def scores(self, text: str) -> dict[str, float]:
         """Every label's score for ``text`` (higher is likelier): the model's probabilities,
         or the cue scores when the model is off."""
+        return self._scores(text)[0]
+
+    def _scores(self, text: str) -> tuple[dict[str, float], bool]:
+        """The scores, and whether the model knew any word or cue of ``text`` (when it knew
+        none, only the length and shape spoke: too little to be sure of)."""
         model = self._model()
         cues = cue_scores(text, self.labels if model is None else TASK_LABELS)
         if model is None:
-            return cues
-        probs = model.probabilities(features(text, cues))
-        return {label: probs.get(label, 0.0) for label in self.labels}
+            return cues, True
+        feats = features(text, cues)
+        probs = model.probabilities(feats)
+        known = any(name[1:2] == ":" and name in model.weights for name in feats) or any(
+            name.startswith("cue:") for name in feats
+        )
+        return {label: probs.get(label, 0.0) for label in self.labels}, known
 
     def classify_with_confidence(self, text: str) -> Classification:
-        """The best label and its calibrated confidence (1.0 when the cues decide alone)."""
-        totals = self.scores(text)
+        """The best label and its calibrated confidence (1.0 when the cues decide alone).
+
+        A prompt none of whose words the model knows ("hmm") is never ``confident``.
+        """
+        totals, known = self._scores(text)
         best = max(self.labels, key=lambda label: totals[label])
         if self._model() is not None:
             total = sum(totals.values()) or 1.0
             confidence = totals[best] / total
-            return Classification(best, confidence, best, confidence >= self.threshold)
+            return Classification(best, confidence, best, known and confidence >= self.threshold)
         if totals[best] < _MIN_SCORE:
             stripped = text.strip()
             best = "qa" if stripped.endswith(("?", "？")) and "qa" in self.labels else self.default

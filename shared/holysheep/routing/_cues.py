@@ -73,7 +73,9 @@ WORDS: dict[str, dict[str, float]] = {
         "dataframes=2.5 quicksort=2.5 algorithm=1.5 docstring=1.5 serializer=2 flask=2 "
         "django=2 html=2.5 css=2.5 json=0.5 one-liner=2 loop=1.5 array=2 printf=2.5 "
         "función=2.5 código=3 fonction=2.5 funktion=2.5 skript=2.5 função=2.5 class=1 "
-        "method=1.5 methods=1.5 workflow=1 debug=2.5 git=2 npm=2.5 requête=1.5"
+        "method=1.5 methods=1.5 workflow=1 debug=2.5 git=2 npm=2.5 requête=1.5 "
+        "implémente=3 implémenter=3 реализуй=3 реализовать=2.5 функцию=2.5 makefile=3 "
+        "linters=2 cli=2"
     ),
     "reasoning": _weights(
         "prove=3 proof=3 puzzle=3 riddle=3 logic=2 logical=2 solve=2.5 probability=2.5 "
@@ -99,7 +101,11 @@ WORDS: dict[str, dict[str, float]] = {
         "feasibility=2.5 themes=2 convincing=2 drivers=1.5 factors=2 patterns=2 tradeoffs=3 "
         "trade-offs=3 opportunities=2 significant=1.5 versus=1.5 vs=1 landscape=2 lessons=1.5 "
         "compara=3 ventajas=2 desventajas=2 riesgos=2 oportunidades=2 vergleiche=3 "
-        "bewerte=2.5 causes=1.5 strategy=1"
+        "bewerte=2.5 causes=1.5 strategy=1 appraise=3 appraisal=3 consequences=2 diagnose=1.5 "
+        "enjeux=2.5 évalue=2.5 évaluer=2.5 risques=2 avantages=1.5 inconvénients=2 risiken=2 "
+        "chancen=1.5 einschätzen=2.5 bewerten=2.5 evalúa=2.5 evaluar=2.5 valuta=2.5 valutare=2.5 "
+        "avalie=2.5 avaliar=2.5 prós=2 contras=2 оцени=2.5 оценить=2.5 проанализируй=3.5 "
+        "разбери=2 риски=2 причины=1.5"
     ),
 }
 
@@ -171,6 +177,11 @@ PHRASES: dict[str, dict[str, float]] = {
         r"qué tal|tu día|cómo estás|buenos días|buenas noches|hasta mañana|ça va|bonne nuit": 3,
         r"à demain|et toi|tu fais quoi|wie geht|alles klar|guten (?:morgen|abend)|gute nacht": 3,
         r"schönes wochenende|^na\b|tudo bem": 3,
+        r"\byour (?:name|favou?rite|hobbies|age)\b|who (?:made|built|created) you"
+        r"|how old are you": 3,
+        r"are you (?:a |an )?(?:real|human|person|robot|bot|ai)\b|tell me a joke|make me laugh": 3,
+        r"te llamas|tu t'appelles|heißt du|seu nome|ti chiami|тебя зовут|chiste|blague|witz": 3,
+        r"你叫什么|笑话|名前は|面白い話|이름이|농담|barzelletta|piada|анекдот": 3,
         r"你好|您好|晚上好|早上好|早安|晚安|最近怎么样|过得怎么样|陪我|聊聊|聊天|哈哈|谢谢|心情": 3,
         r"こんにちは|こんばんは|おはよう|おやすみ|ありがとう|雑談|元気|よろしく": 3,
         r"[\U0001F300-\U0001FAFF\u2600-\u27BF]": 2,
@@ -209,6 +220,9 @@ PHRASES: dict[str, dict[str, float]] = {
         r"\b\w+(?:error|exception)\b": 2,
         r"代码|函数|编程|报错|脚本|程序|コード|関数|バグ|スクリプト|プログラム|アプリ": 3,
         r"(?:java|python|c\+\+|go|rust|sql)\s*(?:类|で)": 2,
+        r"实现|実装|処理を作|구현|\bo\((?:n|log|1)": 2.5,
+        r"given (?:a|an|two) (?:\w+ )?(?:list|array|string|grid|matrix|tree|integer)s?\b": 2,
+        r"étant donné un|dada una? (?:lista|matriz|cadena)|gegeben ist eine|给定一个|与えられた": 2,
     },
     "reasoning": {
         r"step[- ]by[- ]step|show (?:that|the work|your work)|explain your reasoning": 3,
@@ -247,7 +261,13 @@ PHRASES: dict[str, dict[str, float]] = {
         r"what do (?:they|these) (?:say|tell)|identify the biggest|why did (?:our|my|the)\b": 2,
         r"\b(?:rose|fell|dropped|grew|declined|increased|decreased) (?:from|by|to) \d": 2,
         r"what factors|explain (?:the success|why)|worth it": 1.5,
+        r"pour et le contre|pros y contras|prós e (?:os )?contras|pro und contra"
+        r"|for and against": 3,
+        r"how (?:sound|solid|realistic|viable) is|hold(?:s)? up"
+        r"|is it (?:smarter|wiser|better) to": 2,
+        r"second-order|what would you (?:change|look into|prioriti[sz]e)|what story do": 2,
         r"分析|比较|评估|优劣|可行性|比較|長所と短所|評価|傾向|読み取": 3.5,
+        r"评价|利弊|优缺点|検討|장단점|분석|평가": 3,
         r"谈谈|影响|角度|风险|影響|データ": 1.5,
     },
 }

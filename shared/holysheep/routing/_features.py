@@ -11,9 +11,11 @@ prompt are read: a 100k-token prompt costs what a short one does.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Mapping
+from typing import NamedTuple
 
 __all__ = ["features", "instruction_parts"]
 
@@ -25,12 +27,28 @@ BODY_WEIGHT = 0.3
 TAIL_WEIGHT = 0.75
 _LETTER = "a-z\u00df-\u024f\u0370-\u03ff\u0400-\u04ff"
 """Latin, Greek and Cyrillic letters (lower-cased text); CJK is read by characters."""
-_WORD = re.compile(f"[{_LETTER}][{_LETTER}0-9'’+#]*")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+")
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_OPTIONS = re.compile(r"(?:^|\s)\(?[A-Ea-e][).]\s", re.MULTILINE)
-_CODE = re.compile(r"[{};=<>\[\]]|\b(?:def|return|import|function|const|var|print)\b")
-_QUOTED = re.compile(r"['\"‘“«「„].{3,}['\"’”»」“]")
+
+
+class _Patterns(NamedTuple):
+    word: re.Pattern[str]
+    cjk: re.Pattern[str]
+    number: re.Pattern[str]
+    options: re.Pattern[str]
+    code: re.Pattern[str]
+    quoted: re.Pattern[str]
+
+
+@functools.cache
+def _patterns() -> _Patterns:
+    """The regexes, compiled on first use (the wide Unicode classes take ~2 ms to compile)."""
+    return _Patterns(
+        word=re.compile(f"[{_LETTER}][{_LETTER}0-9'’+#]*"),
+        cjk=re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+"),
+        number=re.compile(r"\d+(?:[.,]\d+)?"),
+        options=re.compile(r"(?:^|\s)\(?[A-Ea-e][).]\s", re.MULTILINE),
+        code=re.compile(r"[{};=<>\[\]]|\b(?:def|return|import|function|const|var|print)\b"),
+        quoted=re.compile(r"['\"‘“«「„].{3,}['\"’”»」“]"),
+    )
 
 
 def instruction_parts(text: str) -> tuple[str, str, str]:
@@ -67,6 +85,7 @@ def _bucket(value: int, edges: tuple[int, ...]) -> int:
 def features(text: str, cues: Mapping[str, float] | None = None) -> dict[str, float]:
     """The sparse feature vector of ``text`` (name -> value); ``cues`` are label cue scores."""
     head, tail, body = instruction_parts(text)
+    pat = _patterns()
     out: dict[str, float] = {}
 
     def add(name: str, value: float) -> None:
@@ -76,27 +95,27 @@ def features(text: str, cues: Mapping[str, float] | None = None) -> dict[str, fl
     for region, weight in ((head, 1.0), (tail, TAIL_WEIGHT)):
         if not region:
             continue
-        words = _WORD.findall(region)
+        words = pat.word.findall(region)
         for word in words:
             add("w:" + word, weight)
             if len(word) > 6:
                 add("p:" + word[:5], weight * 0.5)
         for a, b in itertools.pairwise(words):
             add(f"b:{a} {b}", weight)
-        for run in _CJK.findall(region):
+        for run in pat.cjk.findall(region):
             for i, char in enumerate(run):
                 add("c:" + char, weight)
                 if i + 1 < len(run):
                     add("d:" + run[i : i + 2], weight)
         if "?" in region or "？" in region:
             add("?", weight)
-    first = _WORD.match(head.lstrip(" ¿¡\"'*#-([")) if head else None
+    first = pat.word.match(head.lstrip(" ¿¡\"'*#-([")) if head else None
     if first is not None:
         add("f:" + first.group(), 1.0)
     elif head:
         add("f:" + head.lstrip()[:1], 1.0)
     if len(body) > len(head) + len(tail):
-        for word in set(_WORD.findall(body)):
+        for word in set(pat.word.findall(body)):
             add("x:" + word, BODY_WEIGHT)
     stripped = text.rstrip()
     if stripped.endswith(("?", "？")):
@@ -105,12 +124,12 @@ def features(text: str, cues: Mapping[str, float] | None = None) -> dict[str, fl
         add("end:", 1.0)
     add(f"len:{_bucket(len(text), (40, 120, 400, 1500))}", 1.0)
     add(f"lines:{_bucket(text.count(chr(10)), (1, 3, 10))}", 1.0)
-    add(f"nums:{_bucket(len(_NUMBER.findall(head + ' ' + tail)), (1, 3))}", 1.0)
-    if len(_OPTIONS.findall(body)) >= 3 or "answer choices" in body:
+    add(f"nums:{_bucket(len(pat.number.findall(head + ' ' + tail)), (1, 3))}", 1.0)
+    if len(pat.options.findall(body)) >= 3 or "answer choices" in body:
         add("options", 1.0)
-    if len(_CODE.findall(body)) >= 4:
+    if len(pat.code.findall(body)) >= 4:
         add("codeish", 1.0)
-    if _QUOTED.search(head):
+    if pat.quoted.search(head):
         add("quote", 1.0)
     for label, score in (cues or {}).items():
         if score > 0:
