@@ -73,6 +73,7 @@ def test_a_task_cancelled_while_its_hold_is_taken_leaves_nothing_held(
     if ledger_url == "memory":
         pytest.skip("a memory ledger holds at once: nothing is in flight to cancel")
     ledger.set_budget("0.05", scope="user", key="u", period="day")
+    ledger.release(ledger.reserve("gpt-4.1", ESTIMATE, Attribution(user="u")))  # budgets read
 
     async def main() -> None:
         tasks = [
