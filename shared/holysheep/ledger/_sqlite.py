@@ -27,7 +27,7 @@ from holysheep.errors import ConfigurationError
 
 from ._aggregate import Query
 from ._backend import CommitItem, Facets
-from ._budgets import Hold, find_refusal, reserved_for, window, window_start
+from ._budgets import Hold, from_nano, reserved_for, to_nano, window, window_start
 from ._errors import ledger_error, sqlite_error
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
 from ._sqlite_schema import (
@@ -50,6 +50,23 @@ _BUDGETS = "SELECT id, scope, budget_key, period, limit_usd FROM budgets ORDER B
 _SPENT = "SELECT spent_usd FROM spend WHERE budget_id = ? AND win = ?"
 _SET_SPENT = "INSERT OR REPLACE INTO spend (budget_id, win, spent_usd) VALUES (?, ?, ?)"
 _HOLDS = "SELECT user, app, task, model, amount_usd, expires_at FROM reservations"
+_HELD = (  # a row a process of schema 2 wrote has no amount_nano: counted a nano-dollar high
+    "SELECT COALESCE(SUM(COALESCE(amount_nano, CAST(CAST(amount_usd AS REAL) * 1e9 AS INTEGER) "
+    "+ 1)), 0) FROM reservations WHERE expires_at > ?"
+)
+_HELD_BY = {
+    "global": _HELD,
+    "user": _HELD + " AND user = ?",
+    "app": _HELD + " AND app = ?",
+    "task": _HELD + " AND task = ?",
+    "model": _HELD + " AND model = ?",
+}
+"""What live holds a budget counts, summed by SQLite (one row back: the writer thread gives up
+the GIL once, not once per hold)."""
+_INSERT_HOLD = (
+    "INSERT INTO reservations (id, user, app, task, model, amount_usd, expires_at, amount_nano) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -216,18 +233,35 @@ class SQLiteBackend:
     # ------------------------------------------------------------ budgets
 
     def _budgets(self, conn: sqlite3.Connection) -> list[Budget]:
-        """Every budget, parsed again only when the rows changed."""
+        """Every budget: read again only when another connection committed since this thread's
+        last read (``PRAGMA data_version``; this connection's own budget writes clear it)."""
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        known = getattr(self._local, "budgets", None)
+        if known is not None and known[0] == version:
+            return known[1]
         rows = conn.execute(_BUDGETS).fetchall()
         cached_rows, budgets = self._budget_cache  # one tuple: threads swap it atomically
         if rows != cached_rows:
             budgets = [budget_from_row(r) for r in rows]
             self._budget_cache = (rows, budgets)
+        self._local.budgets = (version, budgets)
         return budgets
+
+    @staticmethod
+    def _spent_and_held(
+        conn: sqlite3.Connection, budget: Budget, now: float
+    ) -> tuple[Decimal, Decimal]:
+        """A budget's spending in its current window and what live holds count against it."""
+        row = conn.execute(_SPENT, (budget.id, window(budget.period, now))).fetchone()
+        args = (now,) if budget.scope == "global" else (now, budget.key)
+        (held,) = conn.execute(_HELD_BY[budget.scope], args).fetchone()
+        return (Decimal(row[0]) if row else _ZERO), from_nano(held)
 
     @_translated
     def put_budget(self, budget: Budget, now: float, canonical: Callable[[str], str]) -> None:
         """Add or replace a budget; recompute its current window's spending from entries."""
         since_us = int(window_start(budget.period, now) * 1_000_000)
+        self._local.budgets = None  # this connection's own write leaves data_version as it is
         with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO budgets (id, scope, budget_key, period, limit_usd) "
@@ -248,6 +282,7 @@ class SQLiteBackend:
     @_translated
     def delete_budget(self, budget_id: str) -> bool:
         """Remove a budget."""
+        self._local.budgets = None
         with self._write() as conn:
             return conn.execute("DELETE FROM budgets WHERE id = ?", (budget_id,)).rowcount > 0
 
@@ -269,42 +304,32 @@ class SQLiteBackend:
             if not applicable:
                 return False
             conn.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
-            holds = [Hold(u, a, t, m, Decimal(x), e) for u, a, t, m, x, e in conn.execute(_HOLDS)]
-
-            def spent(budget: Budget) -> Decimal:
-                row = conn.execute(_SPENT, (budget.id, window(budget.period, now))).fetchone()
-                return Decimal(row[0]) if row else _ZERO
-
-            refusal = find_refusal(applicable, spent, holds, reservation.amount_usd, now)
-            if refusal is not None:
-                return refusal
-            conn.execute(
-                "INSERT INTO reservations (id, user, app, task, model, amount_usd, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    reservation.id,
-                    facets.user,
-                    facets.app,
-                    facets.task,
-                    reservation.model,
-                    str(reservation.amount_usd),
-                    reservation.expires_at,
-                ),
-            )
+            amount = reservation.amount_usd
+            for budget in applicable:
+                spent, held = self._spent_and_held(conn, budget, now)
+                if spent + held + amount > budget.limit_usd:
+                    return Refusal(budget, spent, held)
+            conn.execute(_INSERT_HOLD, self._hold_row(reservation, facets))
             return True
+
+    @staticmethod
+    def _hold_row(reservation: Reservation, facets: Facets) -> tuple[Any, ...]:
+        amount = reservation.amount_usd
+        return (reservation.id, facets.user, facets.app, facets.task, reservation.model,
+                str(amount), reservation.expires_at, to_nano(amount, up=True))
 
     @_translated
     def reserve_many(self, reservations: Sequence[Reservation], now: float) -> list[bool | Refusal]:
         """Each reservation as ``reserve`` would judge it, in order, all in one transaction.
 
-        The holds and spending are read once; each hold taken counts against the next ones.
+        Spending and holds are read once per budget (summed in SQL); each hold taken counts
+        against the next ones.
         """
         with self._write() as conn:
             budgets = self._budgets(conn)
             if not budgets:
                 return [False] * len(reservations)
             conn.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
-            holds: list[Hold] | None = None
             spent: dict[str, Decimal] = {}
             reserved: dict[str, Decimal] = {}
             out: list[bool | Refusal] = []
@@ -315,17 +340,13 @@ class SQLiteBackend:
                 if not applicable:
                     out.append(False)
                     continue
-                if holds is None:
-                    holds = [Hold(u, a, t, m, Decimal(x), e)
-                             for u, a, t, m, x, e in conn.execute(_HOLDS)]
                 amount = reservation.amount_usd
                 refusal: Refusal | None = None
                 for budget in applicable:
                     if budget.id not in spent:
-                        row = conn.execute(_SPENT, (budget.id, window(budget.period, now)))
-                        found = row.fetchone()
-                        spent[budget.id] = Decimal(found[0]) if found else _ZERO
-                        reserved[budget.id] = reserved_for(budget, holds, now)
+                        spent[budget.id], reserved[budget.id] = self._spent_and_held(
+                            conn, budget, now
+                        )
                     if spent[budget.id] + reserved[budget.id] + amount > budget.limit_usd:
                         refusal = Refusal(budget, spent[budget.id], reserved[budget.id])
                         break
@@ -334,15 +355,10 @@ class SQLiteBackend:
                     continue
                 for budget in applicable:
                     reserved[budget.id] += amount
-                rows.append((reservation.id, facets.user, facets.app, facets.task,
-                             reservation.model, str(amount), reservation.expires_at))
+                rows.append(self._hold_row(reservation, facets))
                 out.append(True)
             if rows:
-                conn.executemany(
-                    "INSERT INTO reservations (id, user, app, task, model, amount_usd, "
-                    "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                conn.executemany(_INSERT_HOLD, rows)
             return out
 
     @_translated

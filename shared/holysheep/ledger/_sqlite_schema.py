@@ -1,9 +1,10 @@
 """SQLite schema of the ledger and the conversions between rows and ledger values.
 
 Units: money is stored as exact decimal strings (TEXT, USD or CNY as the column says) and summed
-with the ``dsum`` aggregate registered on every connection, so totals are exact; timestamps are
-integer microseconds since the Unix epoch, UTC (``ts_us``); reservation expiry is epoch seconds
-(REAL); tags and routes are JSON text.
+with the ``dsum`` aggregate registered on every connection, so totals are exact (a reservation
+also keeps its amount in integer nano-dollars, rounded up, for budget checks to sum in SQL);
+timestamps are integer microseconds since the Unix epoch, UTC (``ts_us``); reservation expiry is
+epoch seconds (REAL); tags and routes are JSON text.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ __all__ = [
     "entry_row",
 ]
 
-SCHEMA_VERSION = 2
-"""1: the first schema; 2: ``entries.estimated`` (usage estimated, not reported)."""
+SCHEMA_VERSION = 3
+"""1: the first schema; 2: ``entries.estimated`` (usage estimated, not reported); 3:
+``reservations.amount_nano`` (the hold in integer nano-dollars, rounded up, summed in SQL)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -70,7 +72,8 @@ CREATE TABLE IF NOT EXISTS reservations (
     id TEXT PRIMARY KEY,
     user TEXT, app TEXT, task TEXT, model TEXT NOT NULL,
     amount_usd TEXT NOT NULL,            -- exact decimal string
-    expires_at REAL NOT NULL             -- epoch seconds, ignored once past, then purged
+    expires_at REAL NOT NULL,            -- epoch seconds: ignored once past and then purged
+    amount_nano INTEGER                  -- amount_usd in nano-dollars, rounded up
 );
 """
 
@@ -87,6 +90,7 @@ INSERT_ENTRY = (
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE entries ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0",),
+    2: ("ALTER TABLE reservations ADD COLUMN amount_nano INTEGER",),
 }
 """Statements that bring a file from version ``n`` to ``n + 1`` (run in one transaction)."""
 
