@@ -32,6 +32,7 @@ from ._errors import ledger_error, sqlite_error
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
 from ._sqlite_schema import (
     ENTRY_COLUMNS,
+    INSERT_ENTRIES,
     INSERT_ENTRY,
     MIGRATIONS,
     SCHEMA,
@@ -67,7 +68,17 @@ _INSERT_HOLD = (
     "INSERT INTO reservations (id, user, app, task, model, amount_usd, expires_at, amount_nano) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_MAX_PARAMS = 999
+"""SQL parameters per statement: SQLite's smallest compiled-in limit (newer builds allow more)."""
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+def _parts(values: Sequence[T], width: int) -> Iterator[Sequence[T]]:
+    """``values`` in slices of at most ``_MAX_PARAMS // width`` (rows of ``width`` parameters)."""
+    step = max(1, _MAX_PARAMS // width)
+    for start in range(0, len(values), step):
+        yield values[start : start + step]
 
 
 def _translated(method: F) -> F:
@@ -395,9 +406,11 @@ class SQLiteBackend:
         keys = [entry.key for entry, _m, _h, _n in items]
         charges: dict[tuple[str, str], Decimal] = {}
         with self._write(self._settle_ms) as conn:
-            holds = [(hold,) for _, _, hold, _ in items if hold is not None]
-            if holds:
-                conn.executemany("DELETE FROM reservations WHERE id = ?", holds)
+            holds = [hold for _, _, hold, _ in items if hold is not None]
+            for part in _parts(holds, 1):
+                conn.execute(
+                    f"DELETE FROM reservations WHERE id IN ({', '.join('?' * len(part))})", part
+                )
             seen = {
                 key for (key,) in conn.execute(
                     f"SELECT dedup FROM entries WHERE dedup IN ({', '.join('?' * len(keys))})",
@@ -408,7 +421,11 @@ class SQLiteBackend:
             for key in keys:  # new unless recorded before, or earlier in this batch
                 recorded.append(key not in seen)
                 seen.add(key)
-            conn.executemany(INSERT_ENTRY, rows)
+            width = len(rows[0]) if rows else 1
+            for part in _parts(rows, width):  # one statement: SQLite steps once, not per row
+                values = ", ".join([f"({', '.join('?' * width)})"] * len(part))
+                conn.execute(INSERT_ENTRIES.format(values=values),
+                             [value for row in part for value in row])
             budgets = self._budgets(conn)
             for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
                 if not new or entry.cost is None or not budgets:

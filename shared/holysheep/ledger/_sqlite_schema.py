@@ -22,6 +22,7 @@ from ._model import Budget, LedgerEntry
 
 __all__ = [
     "ENTRY_COLUMNS",
+    "INSERT_ENTRIES",
     "INSERT_ENTRY",
     "MIGRATIONS",
     "SCHEMA",
@@ -87,6 +88,11 @@ INSERT_ENTRY = (
     f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES ({', '.join('?' * 27)}) "
     "ON CONFLICT (dedup) DO NOTHING"
 )
+
+INSERT_ENTRIES = (
+    f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES {{values}} ON CONFLICT (dedup) DO NOTHING"
+)
+"""``INSERT_ENTRY`` for several rows: ``values`` is one ``(?, ...)`` group per row."""
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE entries ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0",),
