@@ -64,10 +64,11 @@ _HELD_BY = {
 }
 """What live holds a budget counts, summed by SQLite (one row back: the writer thread gives up
 the GIL once, not once per hold)."""
-_INSERT_HOLD = (
+_INSERT_HOLDS = (
     "INSERT INTO reservations (id, user, app, task, model, amount_usd, expires_at, amount_nano) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES "
 )
+_INSERT_HOLD = _INSERT_HOLDS + "(?, ?, ?, ?, ?, ?, ?, ?)"
 _MAX_PARAMS = 999
 """SQL parameters per statement: SQLite's smallest compiled-in limit (newer builds allow more)."""
 F = TypeVar("F", bound=Callable[..., Any])
@@ -368,8 +369,9 @@ class SQLiteBackend:
                     reserved[budget.id] += amount
                 rows.append(self._hold_row(reservation, facets))
                 out.append(True)
-            if rows:
-                conn.executemany(_INSERT_HOLD, rows)
+            for part in _parts(rows, 8):  # one statement per chunk: SQLite steps once
+                values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(part))
+                conn.execute(_INSERT_HOLDS + values, [value for row in part for value in row])
             return out
 
     @_translated
