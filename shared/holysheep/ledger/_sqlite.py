@@ -55,15 +55,13 @@ _HELD = (  # a row a process of schema 2 wrote has no amount_nano: counted a nan
     "SELECT COALESCE(SUM(COALESCE(amount_nano, CAST(CAST(amount_usd AS REAL) * 1e9 AS INTEGER) "
     "+ 1)), 0) FROM reservations WHERE expires_at > ?"
 )
-_HELD_BY = {
-    "global": _HELD,
-    "user": _HELD + " AND user = ?",
-    "app": _HELD + " AND app = ?",
-    "task": _HELD + " AND task = ?",
-    "model": _HELD + " AND model = ?",
+_SPENT_AND_HELD = {
+    scope: f"SELECT ({_SPENT}), ({_HELD}{match})"
+    for scope, match in (("global", ""), ("user", " AND user = ?"), ("app", " AND app = ?"),
+                         ("task", " AND task = ?"), ("model", " AND model = ?"))
 }
-"""What live holds a budget counts, summed by SQLite (one row back: the writer thread gives up
-the GIL once, not once per hold)."""
+"""A budget's spending and what live holds count against it, in one row: summed by SQLite, so
+the writer thread gives up the GIL once per budget, not once per hold."""
 _INSERT_HOLDS = (
     "INSERT INTO reservations (id, user, app, task, model, amount_usd, expires_at, amount_nano) "
     "VALUES "
@@ -264,10 +262,11 @@ class SQLiteBackend:
         conn: sqlite3.Connection, budget: Budget, now: float
     ) -> tuple[Decimal, Decimal]:
         """A budget's spending in its current window and what live holds count against it."""
-        row = conn.execute(_SPENT, (budget.id, window(budget.period, now))).fetchone()
-        args = (now,) if budget.scope == "global" else (now, budget.key)
-        (held,) = conn.execute(_HELD_BY[budget.scope], args).fetchone()
-        return (Decimal(row[0]) if row else _ZERO), from_nano(held)
+        args: tuple[Any, ...] = (budget.id, window(budget.period, now), now)
+        if budget.scope != "global":
+            args += (budget.key,)
+        spent, held = conn.execute(_SPENT_AND_HELD[budget.scope], args).fetchone()
+        return (_ZERO if spent is None else Decimal(spent)), from_nano(held)
 
     @_translated
     def put_budget(self, budget: Budget, now: float, canonical: Callable[[str], str]) -> None:
