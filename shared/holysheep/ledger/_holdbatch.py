@@ -53,7 +53,7 @@ class HoldBatcher:
     def _send(self, loop: asyncio.AbstractEventLoop, pending: Pending) -> None:
         """End of the loop pass: hand the batch to the writer thread."""
         if getattr(self._local, "pending", None) is pending:
-            self._local.pending = None
+            self._local.pending = self._local.loop = None  # keep no closed loop alive
         try:
             future = self._submit([r for r, _ in pending])
         except BaseException as exc:  # a closed ledger: every waiter learns why
