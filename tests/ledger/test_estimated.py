@@ -50,6 +50,7 @@ def test_an_older_sqlite_file_is_migrated_in_place(tmp_path: Path) -> None:
         ledger.record(old)
     conn = sqlite3.connect(db)  # make it the file an earlier holysheep wrote (schema 1)
     conn.execute("ALTER TABLE entries DROP COLUMN estimated")
+    conn.execute("ALTER TABLE reservations DROP COLUMN amount_nano")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -62,7 +63,7 @@ def test_an_older_sqlite_file_is_migrated_in_place(tmp_path: Path) -> None:
     assert entries[1].estimated is True
     assert row.calls == 2 and row.estimated_calls == 1
     version = sqlite3.connect(db).execute("PRAGMA user_version").fetchone()[0]
-    assert version == 2
+    assert version == 3
 
 
 def test_a_file_from_a_newer_holysheep_is_refused_with_a_hint(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ from holysheep.errors import ConfigurationError, LedgerError
 from ._aggregate import build_query
 from ._backend import Facets, LedgerBackend
 from ._budgets import exceeded_error, unpriced_error
+from ._holdbatch import HoldBatcher
 from ._journal import Journal
 from ._model import PERIODS, SCOPES, Budget, BudgetStatus, LedgerEntry, Reservation, TotalsRow
 from ._recorder import Recorder
@@ -188,12 +189,17 @@ class CostLedger:
         self._budget_view: tuple[float, list[Budget]] | None = None
         self._spool = self._open_spool()
         self._recorder: Recorder | None = None
+        self._batcher: HoldBatcher | None = None
         commit_many = getattr(self._backend, "commit_many", None)
         if self._spool is None or commit_many is None or not Journal.available:
             return  # memory (nothing to wait for), a custom backend, or no flock: one by one
         self._recorder = Recorder(
             commit_many, Journal(self._spool.directory), self._spool_failed, self._drain,
             window_s=_COMMIT_WINDOW_S,
+        )
+        writer = self._recorder.writer
+        self._batcher = HoldBatcher(
+            lambda batch: writer.call_many(self._store_hold_batches, batch), self._release_soon
         )
         self._exit_hook = functools.partial(_finish_at_exit, weakref.ref(self))
         atexit.register(self._exit_hook)
@@ -458,6 +464,9 @@ class CostLedger:
         reservation = self._reservation(model, estimated_usd, attribution, budgets)
         if reservation is None:
             return None
+        batcher = self._batcher
+        if batcher is not None:  # the loop pass's reservations go to the writer together
+            return self._reserved(reservation, await batcher.hold(reservation))
         outcome = await self._off_loop(self._store_holds, reservation, _release_if_held=True)
         return self._reserved(reservation, outcome)
 
@@ -514,6 +523,15 @@ class CostLedger:
             outcomes = many(reservations, now)
         self._drain()
         return outcomes
+
+    def _store_hold_batches(self, batches: list[list[Reservation]]) -> list[list[Any]]:
+        """``_store_holds`` for batches queued together (from several loops or passes)."""
+        outcomes = self._store_holds([r for batch in batches for r in batch])
+        out, at = [], 0
+        for batch in batches:
+            out.append(outcomes[at : at + len(batch)])
+            at += len(batch)
+        return out
 
     def _reserved(self, reservation: Reservation, outcome: Any) -> Reservation:
         """The reservation the store's ``outcome`` gives, or the refusal raised."""

@@ -31,7 +31,7 @@ from ._backend import CommitItem, Facets
 from ._budgets import from_nano, to_nano, window, window_start
 from ._errors import redis_error, scrub
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
-from ._redis_lua import COMMIT, RESERVE
+from ._redis_lua import COMMIT, RESERVE, RESERVE_MANY
 
 __all__ = ["DEFAULT_PREFIX", "RedisBackend"]
 
@@ -84,6 +84,7 @@ class RedisBackend:
         self._k_budgets, self._k_spent, self._k_holds = p + "budgets", p + "spent", p + "holds"
         self._reserve = self._client.register_script(RESERVE)
         self._commit = self._client.register_script(COMMIT)
+        self._reserve_many = self._client.register_script(RESERVE_MANY)
 
     def close(self) -> None:
         """Close the connection pool; safe to call twice."""
@@ -199,9 +200,19 @@ class RedisBackend:
 
     @_translated
     def reserve_many(self, reservations: Sequence[Reservation], now: float) -> list[bool | Refusal]:
-        """Each reservation as ``reserve`` would judge it: one pipeline of reserve scripts."""
-        calls = [self._reserve_call(r, now) for r in reservations]
-        return [self._reserve_outcome(r) for r in self._pipelined(self._reserve, RESERVE, calls)]
+        """Each reservation as ``reserve`` would judge it, in order: one script for the batch
+        (budgets and holds decoded once on the server, one reply to parse)."""
+        if not reservations:
+            return []
+        args = [repr(now), window("day", now), window("month", now)]
+        for reservation in reservations:
+            att = reservation.attribution
+            args += [reservation.id, str(to_nano(reservation.amount_usd, up=True)),
+                     repr(reservation.expires_at), att.user or "", att.app or "",
+                     att.task or "", reservation.model]
+        keys = [self._k_budgets, self._k_spent, self._k_holds]
+        [replies] = self._pipelined(self._reserve_many, RESERVE_MANY, [(keys, args)])
+        return [self._reserve_outcome(reply) for reply in replies]
 
     def _pipelined(
         self, script: Any, source: str, calls: list[tuple[list[str], list[str]]]

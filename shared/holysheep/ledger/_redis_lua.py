@@ -14,7 +14,7 @@ JSON scored by epoch seconds.
 
 from __future__ import annotations
 
-__all__ = ["COMMIT", "RESERVE"]
+__all__ = ["COMMIT", "RESERVE", "RESERVE_MANY"]
 
 _COMMON = """
 local function applies(b, user, app, task, m1, m2)
@@ -94,5 +94,85 @@ if ARGV[4] ~= '' then
   end
 end
 return 1
+"""
+)
+
+RESERVE_MANY = (
+    _COMMON
+    + """
+-- A batch of reservations judged in order as RESERVE would judge each, in one script: budgets
+-- and holds are decoded once, and each hold taken counts against the next ones.
+-- KEYS: budgets, spent, holds
+-- ARGV: now, day window, month window, then per reservation:
+--       hold id, nano, expires, user, app, task, model
+local n = (#ARGV - 3) / 7
+local out = {}
+local raw = redis.call('HGETALL', KEYS[1])
+if #raw == 0 then
+  for r = 1, n do out[r] = {'free'} end
+  return out
+end
+local now = tonumber(ARGV[1])
+local budgets = {}
+for i = 1, #raw, 2 do
+  local b = cjson.decode(raw[i + 1])
+  b.id, b.raw = raw[i], raw[i + 1]
+  budgets[#budgets + 1] = b
+end
+local holds = nil
+local spent, held = {}, {}
+for r = 0, n - 1 do
+  local at = 4 + r * 7
+  local nano = tonumber(ARGV[at + 1])
+  local user, app, task, model = ARGV[at + 3], ARGV[at + 4], ARGV[at + 5], ARGV[at + 6]
+  local applicable = {}
+  for _, b in ipairs(budgets) do
+    if applies(b, user, app, task, model, model) then applicable[#applicable + 1] = b end
+  end
+  if #applicable == 0 then
+    out[r + 1] = {'free'}
+  else
+    if holds == nil then
+      holds = {}
+      local stored = redis.call('HGETALL', KEYS[3])
+      for i = 1, #stored, 2 do
+        local h = cjson.decode(stored[i + 1])
+        if tonumber(h.exp) <= now then
+          redis.call('HDEL', KEYS[3], stored[i])
+        else
+          holds[#holds + 1] = h
+        end
+      end
+    end
+    local refused = nil
+    for _, b in ipairs(applicable) do
+      if spent[b.id] == nil then
+        local s = redis.call('HGET', KEYS[2], b.id .. '#' .. win(b.period, ARGV[2], ARGV[3]))
+        spent[b.id] = tonumber(s or '0')
+        local total = 0
+        for _, h in ipairs(holds) do
+          if applies(b, h.user, h.app, h.task, h.model, h.model) then
+            total = total + tonumber(h.nano)
+          end
+        end
+        held[b.id] = total
+      end
+      if spent[b.id] + held[b.id] + nano > tonumber(b.limit_nano) then
+        refused = {'refused', b.raw, string.format('%.0f', spent[b.id]),
+                   string.format('%.0f', held[b.id])}
+        break
+      end
+    end
+    if refused then
+      out[r + 1] = refused
+    else
+      for _, b in ipairs(applicable) do held[b.id] = held[b.id] + nano end
+      redis.call('HSET', KEYS[3], ARGV[at], cjson.encode({user = user, app = app, task = task,
+        model = model, nano = ARGV[at + 1], exp = ARGV[at + 2]}))
+      out[r + 1] = {'held'}
+    end
+  end
+end
+return out
 """
 )

@@ -27,11 +27,12 @@ from holysheep.errors import ConfigurationError
 
 from ._aggregate import Query
 from ._backend import CommitItem, Facets
-from ._budgets import Hold, find_refusal, reserved_for, window, window_start
+from ._budgets import Hold, from_nano, reserved_for, to_nano, window, window_start
 from ._errors import ledger_error, sqlite_error
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
 from ._sqlite_schema import (
     ENTRY_COLUMNS,
+    INSERT_ENTRIES,
     INSERT_ENTRY,
     MIGRATIONS,
     SCHEMA,
@@ -50,7 +51,33 @@ _BUDGETS = "SELECT id, scope, budget_key, period, limit_usd FROM budgets ORDER B
 _SPENT = "SELECT spent_usd FROM spend WHERE budget_id = ? AND win = ?"
 _SET_SPENT = "INSERT OR REPLACE INTO spend (budget_id, win, spent_usd) VALUES (?, ?, ?)"
 _HOLDS = "SELECT user, app, task, model, amount_usd, expires_at FROM reservations"
+_HELD = (  # a row a process of schema 2 wrote has no amount_nano: counted a nano-dollar high
+    "SELECT COALESCE(SUM(COALESCE(amount_nano, CAST(CAST(amount_usd AS REAL) * 1e9 AS INTEGER) "
+    "+ 1)), 0) FROM reservations WHERE expires_at > ?"
+)
+_SPENT_AND_HELD = {
+    scope: f"SELECT ({_SPENT}), ({_HELD}{match})"
+    for scope, match in (("global", ""), ("user", " AND user = ?"), ("app", " AND app = ?"),
+                         ("task", " AND task = ?"), ("model", " AND model = ?"))
+}
+"""A budget's spending and what live holds count against it, in one row: summed by SQLite, so
+the writer thread gives up the GIL once per budget, not once per hold."""
+_INSERT_HOLDS = (
+    "INSERT INTO reservations (id, user, app, task, model, amount_usd, expires_at, amount_nano) "
+    "VALUES "
+)
+_INSERT_HOLD = _INSERT_HOLDS + "(?, ?, ?, ?, ?, ?, ?, ?)"
+_MAX_PARAMS = 999
+"""SQL parameters per statement: SQLite's smallest compiled-in limit (newer builds allow more)."""
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+
+def _parts(values: Sequence[T], width: int) -> Iterator[Sequence[T]]:
+    """``values`` in slices of at most ``_MAX_PARAMS // width`` (rows of ``width`` parameters)."""
+    step = max(1, _MAX_PARAMS // width)
+    for start in range(0, len(values), step):
+        yield values[start : start + step]
 
 
 def _translated(method: F) -> F:
@@ -216,18 +243,36 @@ class SQLiteBackend:
     # ------------------------------------------------------------ budgets
 
     def _budgets(self, conn: sqlite3.Connection) -> list[Budget]:
-        """Every budget, parsed again only when the rows changed."""
+        """Every budget: read again only when another connection committed since this thread's
+        last read (``PRAGMA data_version``; this connection's own budget writes clear it)."""
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        known = getattr(self._local, "budgets", None)
+        if known is not None and known[0] == version:
+            return known[1]
         rows = conn.execute(_BUDGETS).fetchall()
         cached_rows, budgets = self._budget_cache  # one tuple: threads swap it atomically
         if rows != cached_rows:
             budgets = [budget_from_row(r) for r in rows]
             self._budget_cache = (rows, budgets)
+        self._local.budgets = (version, budgets)
         return budgets
+
+    @staticmethod
+    def _spent_and_held(
+        conn: sqlite3.Connection, budget: Budget, now: float
+    ) -> tuple[Decimal, Decimal]:
+        """A budget's spending in its current window and what live holds count against it."""
+        args: tuple[Any, ...] = (budget.id, window(budget.period, now), now)
+        if budget.scope != "global":
+            args += (budget.key,)
+        spent, held = conn.execute(_SPENT_AND_HELD[budget.scope], args).fetchone()
+        return (_ZERO if spent is None else Decimal(spent)), from_nano(held)
 
     @_translated
     def put_budget(self, budget: Budget, now: float, canonical: Callable[[str], str]) -> None:
         """Add or replace a budget; recompute its current window's spending from entries."""
         since_us = int(window_start(budget.period, now) * 1_000_000)
+        self._local.budgets = None  # this connection's own write leaves data_version as it is
         with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO budgets (id, scope, budget_key, period, limit_usd) "
@@ -248,6 +293,7 @@ class SQLiteBackend:
     @_translated
     def delete_budget(self, budget_id: str) -> bool:
         """Remove a budget."""
+        self._local.budgets = None
         with self._write() as conn:
             return conn.execute("DELETE FROM budgets WHERE id = ?", (budget_id,)).rowcount > 0
 
@@ -269,42 +315,32 @@ class SQLiteBackend:
             if not applicable:
                 return False
             conn.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
-            holds = [Hold(u, a, t, m, Decimal(x), e) for u, a, t, m, x, e in conn.execute(_HOLDS)]
-
-            def spent(budget: Budget) -> Decimal:
-                row = conn.execute(_SPENT, (budget.id, window(budget.period, now))).fetchone()
-                return Decimal(row[0]) if row else _ZERO
-
-            refusal = find_refusal(applicable, spent, holds, reservation.amount_usd, now)
-            if refusal is not None:
-                return refusal
-            conn.execute(
-                "INSERT INTO reservations (id, user, app, task, model, amount_usd, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    reservation.id,
-                    facets.user,
-                    facets.app,
-                    facets.task,
-                    reservation.model,
-                    str(reservation.amount_usd),
-                    reservation.expires_at,
-                ),
-            )
+            amount = reservation.amount_usd
+            for budget in applicable:
+                spent, held = self._spent_and_held(conn, budget, now)
+                if spent + held + amount > budget.limit_usd:
+                    return Refusal(budget, spent, held)
+            conn.execute(_INSERT_HOLD, self._hold_row(reservation, facets))
             return True
+
+    @staticmethod
+    def _hold_row(reservation: Reservation, facets: Facets) -> tuple[Any, ...]:
+        amount = reservation.amount_usd
+        return (reservation.id, facets.user, facets.app, facets.task, reservation.model,
+                str(amount), reservation.expires_at, to_nano(amount, up=True))
 
     @_translated
     def reserve_many(self, reservations: Sequence[Reservation], now: float) -> list[bool | Refusal]:
         """Each reservation as ``reserve`` would judge it, in order, all in one transaction.
 
-        The holds and spending are read once; each hold taken counts against the next ones.
+        Spending and holds are read once per budget (summed in SQL); each hold taken counts
+        against the next ones.
         """
         with self._write() as conn:
             budgets = self._budgets(conn)
             if not budgets:
                 return [False] * len(reservations)
             conn.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
-            holds: list[Hold] | None = None
             spent: dict[str, Decimal] = {}
             reserved: dict[str, Decimal] = {}
             out: list[bool | Refusal] = []
@@ -315,17 +351,13 @@ class SQLiteBackend:
                 if not applicable:
                     out.append(False)
                     continue
-                if holds is None:
-                    holds = [Hold(u, a, t, m, Decimal(x), e)
-                             for u, a, t, m, x, e in conn.execute(_HOLDS)]
                 amount = reservation.amount_usd
                 refusal: Refusal | None = None
                 for budget in applicable:
                     if budget.id not in spent:
-                        row = conn.execute(_SPENT, (budget.id, window(budget.period, now)))
-                        found = row.fetchone()
-                        spent[budget.id] = Decimal(found[0]) if found else _ZERO
-                        reserved[budget.id] = reserved_for(budget, holds, now)
+                        spent[budget.id], reserved[budget.id] = self._spent_and_held(
+                            conn, budget, now
+                        )
                     if spent[budget.id] + reserved[budget.id] + amount > budget.limit_usd:
                         refusal = Refusal(budget, spent[budget.id], reserved[budget.id])
                         break
@@ -334,15 +366,11 @@ class SQLiteBackend:
                     continue
                 for budget in applicable:
                     reserved[budget.id] += amount
-                rows.append((reservation.id, facets.user, facets.app, facets.task,
-                             reservation.model, str(amount), reservation.expires_at))
+                rows.append(self._hold_row(reservation, facets))
                 out.append(True)
-            if rows:
-                conn.executemany(
-                    "INSERT INTO reservations (id, user, app, task, model, amount_usd, "
-                    "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+            for part in _parts(rows, 8):  # one statement per chunk: SQLite steps once
+                values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(part))
+                conn.execute(_INSERT_HOLDS + values, [value for row in part for value in row])
             return out
 
     @_translated
@@ -379,9 +407,11 @@ class SQLiteBackend:
         keys = [entry.key for entry, _m, _h, _n in items]
         charges: dict[tuple[str, str], Decimal] = {}
         with self._write(self._settle_ms) as conn:
-            holds = [(hold,) for _, _, hold, _ in items if hold is not None]
-            if holds:
-                conn.executemany("DELETE FROM reservations WHERE id = ?", holds)
+            holds = [hold for _, _, hold, _ in items if hold is not None]
+            for part in _parts(holds, 1):
+                conn.execute(
+                    f"DELETE FROM reservations WHERE id IN ({', '.join('?' * len(part))})", part
+                )
             seen = {
                 key for (key,) in conn.execute(
                     f"SELECT dedup FROM entries WHERE dedup IN ({', '.join('?' * len(keys))})",
@@ -392,7 +422,11 @@ class SQLiteBackend:
             for key in keys:  # new unless recorded before, or earlier in this batch
                 recorded.append(key not in seen)
                 seen.add(key)
-            conn.executemany(INSERT_ENTRY, rows)
+            width = len(rows[0]) if rows else 1
+            for part in _parts(rows, width):  # one statement: SQLite steps once, not per row
+                values = ", ".join([f"({', '.join('?' * width)})"] * len(part))
+                conn.execute(INSERT_ENTRIES.format(values=values),
+                             [value for row in part for value in row])
             budgets = self._budgets(conn)
             for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
                 if not new or entry.cost is None or not budgets:

@@ -1,9 +1,10 @@
 """SQLite schema of the ledger and the conversions between rows and ledger values.
 
 Units: money is stored as exact decimal strings (TEXT, USD or CNY as the column says) and summed
-with the ``dsum`` aggregate registered on every connection, so totals are exact; timestamps are
-integer microseconds since the Unix epoch, UTC (``ts_us``); reservation expiry is epoch seconds
-(REAL); tags and routes are JSON text.
+with the ``dsum`` aggregate registered on every connection, so totals are exact (a reservation
+also keeps its amount in integer nano-dollars, rounded up, for budget checks to sum in SQL);
+timestamps are integer microseconds since the Unix epoch, UTC (``ts_us``); reservation expiry is
+epoch seconds (REAL); tags and routes are JSON text.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ._model import Budget, LedgerEntry
 
 __all__ = [
     "ENTRY_COLUMNS",
+    "INSERT_ENTRIES",
     "INSERT_ENTRY",
     "MIGRATIONS",
     "SCHEMA",
@@ -31,8 +33,9 @@ __all__ = [
     "entry_row",
 ]
 
-SCHEMA_VERSION = 2
-"""1: the first schema; 2: ``entries.estimated`` (usage estimated, not reported)."""
+SCHEMA_VERSION = 3
+"""1: the first schema; 2: ``entries.estimated`` (usage estimated, not reported); 3:
+``reservations.amount_nano`` (the hold in integer nano-dollars, rounded up, summed in SQL)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
@@ -70,7 +73,8 @@ CREATE TABLE IF NOT EXISTS reservations (
     id TEXT PRIMARY KEY,
     user TEXT, app TEXT, task TEXT, model TEXT NOT NULL,
     amount_usd TEXT NOT NULL,            -- exact decimal string
-    expires_at REAL NOT NULL             -- epoch seconds, ignored once past, then purged
+    expires_at REAL NOT NULL,            -- epoch seconds: ignored once past and then purged
+    amount_nano INTEGER                  -- amount_usd in nano-dollars, rounded up
 );
 """
 
@@ -85,8 +89,14 @@ INSERT_ENTRY = (
     "ON CONFLICT (dedup) DO NOTHING"
 )
 
+INSERT_ENTRIES = (
+    f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES {{values}} ON CONFLICT (dedup) DO NOTHING"
+)
+"""``INSERT_ENTRY`` for several rows: ``values`` is one ``(?, ...)`` group per row."""
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE entries ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0",),
+    2: ("ALTER TABLE reservations ADD COLUMN amount_nano INTEGER",),
 }
 """Statements that bring a file from version ``n`` to ``n + 1`` (run in one transaction)."""
 
