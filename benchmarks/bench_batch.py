@@ -51,7 +51,8 @@ MODEL = "deepseek-v3.2"
 def emulator() -> tuple[subprocess.Popen[str], str]:
     """Start the relay emulator in its own process; return it and its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "holysheep.testing.emulator", "--port", "0"],
+        [sys.executable, "-m", "holysheep.testing.emulator", "--port", "0", "--quiet"],
+        # --quiet: a log line per request would fill the unread pipe and stall the emulator
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(SHARED)},
     )
     assert proc.stdout is not None
