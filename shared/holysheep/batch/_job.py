@@ -25,7 +25,7 @@ from holysheep.errors import (
 )
 
 from ._formats import InputError, body_hash
-from ._journal import Commit, Journal, Mark
+from ._journal import Claim, Commit, Journal, Mark
 from ._limits import AdaptiveLimits
 from ._model import BatchRequest, BatchResult, BatchSummary
 from ._records import decode_error, decode_ok, encode_error, encode_ok, record_usd
@@ -34,6 +34,10 @@ __all__ = ["Job", "Work"]
 
 _RATE_LIMIT_TRIES = 8
 """429s one request may take before it fails with ``RateLimitError`` (each halves and waits)."""
+_GROUP = 32
+"""Answers committed to the journal in one write at most (a commit's fixed cost is shared)."""
+_GROUP_WAIT_S = 0.004
+"""Longest an answer waits for others to share its commit (its call slot stays taken)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -88,6 +92,9 @@ class Job:
         self._next_seq = 0
         self._reserved = Decimal(0)
         self._in_flight = 0
+        self._unsaved: list[tuple[Work, Any]] = []  # answered, not yet committed: slots held
+        self._unsaved_at = 0.0
+        self._ids: dict[str, str] = {}  # custom_id -> body hash, for this input's duplicates
         self.stopped = False
         self._renew_every = lease_s / 3
         self._poll_every = min(1.0, lease_s / 4)
@@ -104,14 +111,55 @@ class Job:
         """True while reading another request keeps memory bounded."""
         return self.busy() < self.window
 
-    def admit(self, item: BatchRequest | InputError) -> None:
-        """Take one request: answer it from the journal, join an identical call, or queue it."""
-        self.summary.requests += 1
-        if isinstance(item, InputError):
-            self._emit(item.result())
-            return
-        digest = body_hash(item)
-        key = digest if self.dedup else f"c:{item.custom_id}"
+    def admit(self, items: list[BatchRequest | InputError]) -> None:
+        """Take a block of requests: answer each from the journal, join an identical call, or
+        queue it; the journal is asked about the whole block at once."""
+        fresh: list[tuple[BatchRequest, str, str]] = []
+        for item in items:
+            self.summary.requests += 1
+            if isinstance(item, InputError):
+                self._emit(item.result())
+                continue
+            digest = body_hash(item)
+            if self._reused(item, digest):
+                continue
+            fresh.append((item, digest, digest if self.dedup else f"c:{item.custom_id}"))
+        firsts: dict[str, BatchRequest] = {}
+        for request, _, key in fresh:
+            if key not in self._works and key not in self._elsewhere and key not in firsts:
+                firsts[key] = request
+        looked: dict[str, tuple[str | None, Claim]] = {}
+        if firsts:
+            pairs = [(request.custom_id, key) for key, request in firsts.items()]
+            lookup_many = getattr(self.journal, "lookup_many", None)
+            if lookup_many is not None:
+                found = lookup_many(pairs, self._since)
+            else:  # a journal object of the caller's that predates lookup_many
+                found = [self.journal.lookup(cid, key, self._since) for cid, key in pairs]
+            looked = dict(zip(firsts, found, strict=True))
+        for request, digest, key in fresh:
+            if firsts.get(key) is request:
+                answered, claim = looked[key]
+                self._settle(request, digest, key, answered, claim)
+            else:
+                self._admit_one(request, digest, key)
+
+    def _reused(self, request: BatchRequest, digest: str) -> bool:
+        """Refuse a request whose custom_id an earlier line of this input used for another body."""
+        first = self._ids.setdefault(request.custom_id, digest)
+        if first == digest:
+            return False
+        where = f"line {request.line}" if request.line is not None else f"request {request.seq}"
+        self._emit(BatchResult(
+            request.custom_id, seq=request.seq, line=request.line, error=BadRequestError(
+                f"{where}: custom_id {request.custom_id!r} is already used by an earlier request "
+                "of this input with a different body; give each request its own custom_id "
+                "(this one was not sent)", code="duplicate_custom_id"),
+        ))
+        return True
+
+    def _admit_one(self, item: BatchRequest, digest: str, key: str) -> None:
+        """Admit one request: join its key's call or waiters, else ask the journal alone."""
         work = self._works.get(key)
         if work is not None:
             work.waiters.append(item)
@@ -119,12 +167,18 @@ class Job:
         if key in self._elsewhere:
             self._elsewhere[key].append((item, digest))
             return
-        answered, (state, record) = self.journal.lookup(item.custom_id, key, self._since)
+        answered, claim = self.journal.lookup(item.custom_id, key, self._since)
+        self._settle(item, digest, key, answered, claim)
+
+    def _settle(self, item: BatchRequest, digest: str, key: str, answered: str | None,
+                claim: Claim) -> None:
+        """Act on the journal's word on a request: refuse a changed body, else apply it."""
+        state, record = claim
         if answered is not None and answered != digest:
             if state == "mine":
                 self.journal.release(key)
             self._emit(BatchResult(
-                item.custom_id, seq=item.seq, error=BadRequestError(
+                item.custom_id, seq=item.seq, line=item.line, error=BadRequestError(
                     f"custom_id {item.custom_id!r} was already answered in this job for a "
                     "different request; give the changed request a new custom_id, or start a "
                     "new job (another --job or --journal)", code="custom_id_reused"),
@@ -253,9 +307,14 @@ class Job:
     # ------------------------------------------------------------ outcomes
 
     def outcomes(self, ended: list[tuple[Work, Any, BaseException | None]]) -> None:
-        """Calls ended: retry 429s later, commit answers (at once) and failures, hand them out."""
-        answered: list[tuple[Work, Any]] = []
+        """Calls ended: retry 429s later, commit failures at once and answers in groups (each
+        keeps its call slot until committed), hand them out once committed."""
         for work, completion, error in ended:
+            if error is None:
+                if not self._unsaved:
+                    self._unsaved_at = self._clock()
+                self._unsaved.append((work, completion))
+                continue
             self._in_flight -= 1
             self._reserved -= work.estimate
             if isinstance(error, RateLimitError) and work.rate_limited + 1 < _RATE_LIMIT_TRIES:
@@ -263,12 +322,23 @@ class Job:
                 continue
             self.limits.finished(work.model, work.round)
             del self._works[work.key]
-            if error is None:
-                answered.append((work, completion))
-            else:
-                self._failed(work, error)
-        if answered:
-            self._commit(answered)
+            self._failed(work, error)
+        unsaved = len(self._unsaved)
+        if unsaved and (unsaved >= _GROUP or unsaved == self._in_flight
+                        or self._clock() - self._unsaved_at >= _GROUP_WAIT_S):
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit the answers waiting for their group now, free their slots, hand them out."""
+        answered, self._unsaved = self._unsaved, []
+        if not answered:
+            return
+        for work, _ in answered:
+            self._in_flight -= 1
+            self._reserved -= work.estimate
+            self.limits.finished(work.model, work.round)
+            del self._works[work.key]
+        self._commit(answered)
 
     def _failed(self, work: Work, error: BaseException) -> None:
         requests = [work.request, *work.waiters]
@@ -343,6 +413,8 @@ class Job:
         """How long the driver may wait for a call to end before something else is due."""
         now = self._clock()
         due = self._next_renew
+        if self._unsaved:
+            due = min(due, self._unsaved_at + _GROUP_WAIT_S)
         if self._elsewhere:
             due = min(due, self._next_poll)
         for model, queue in self._queues.items():

@@ -2,18 +2,26 @@
 
 WAL mode with ``synchronous=NORMAL``: each answer is committed before the caller sees it, and a
 committed answer survives the process being killed (SIGKILL included). Several jobs may share a
-file under different names. There are no leases: run one process per job (Redis for a fleet).
+file under different names. There are no leases: a run holds an exclusive lock on its job (a
+lock file beside the journal, released by the kernel however the process ends), so a second
+process running the same job is refused with a pointer to Redis, which serves fleets.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no lock, one process per job is on the user
+    fcntl = None  # type: ignore[assignment]
 
 from ._journal import Claim, Commit, JournalError, Mark
 
@@ -44,13 +52,17 @@ SELECT (SELECT hash FROM marks WHERE job=? AND custom_id=? AND ok=1),
 """
 
 
+_IN = "?" + ",?" * 63  # placeholders for a block of up to 64 keys, padded with ''
+
+
 class SQLiteJournal:
     """A job's journal in a SQLite file (created with its folder when missing)."""
 
-    def __init__(self, path: str, job: str) -> None:
+    def __init__(self, path: str, job: str, *, exclusive: bool = False) -> None:
         self.path = Path(path).expanduser()
         self.url = f"sqlite:///{self.path}"
         self.job = job
+        self._lock: IO[bytes] | None = None
         with self._errors("open"):
             if self.path.is_dir():
                 raise JournalError(f"the journal {self.path} is a folder; give a file path")
@@ -66,6 +78,34 @@ class SQLiteJournal:
             self._failures = conn.execute(
                 "SELECT EXISTS (SELECT 1 FROM failures WHERE job=?)", (job,)
             ).fetchone()[0] == 1
+            if exclusive:
+                try:
+                    self._lock = self._take_lock()
+                except BaseException:
+                    conn.close()
+                    raise
+
+    def _take_lock(self) -> IO[bytes] | None:
+        """Hold this job's lock file, or refuse: another process is running the same job."""
+        if fcntl is None:  # pragma: no cover
+            return None
+        suffix = "" if self.job == "default" else "." + hashlib.sha256(
+            self.job.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        handle = open(f"{self.path}{suffix}.lock", "ab")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise JournalError(
+                f"the job {self.job!r} of the journal {self.path} is being run by another "
+                "process; a SQLite journal serves one process per job: wait for it to end (its "
+                "finished requests are kept), give another --job, or share the job between "
+                "workers with a Redis journal (--journal redis://HOST:6379/0 --job NAME)"
+            ) from None
+        except BaseException:
+            handle.close()
+            raise
+        return handle
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -115,6 +155,41 @@ class SQLiteJournal:
         if failure is not None and at >= since:
             return answered, ("failed", failure)
         return answered, ("mine", None)
+
+    def lookup_many(self, pairs: list[tuple[str, str]], since: float
+                    ) -> list[tuple[str | None, Claim]]:
+        """Up to 64 lookups in two or three queries (the keys are distinct)."""
+        if len(pairs) > 64:
+            return [claim for start in range(0, len(pairs), 64)
+                    for claim in self.lookup_many(pairs[start : start + 64], since)]
+        job, pad = self.job, [""] * (64 - len(pairs))
+        ids = [custom_id for custom_id, _ in pairs] + pad
+        keys = [key for _, key in pairs] + pad
+        conn = self._conn
+        with self._errors("read"):
+            answered = dict(conn.execute(
+                f"SELECT custom_id, hash FROM marks WHERE job=? AND ok=1 AND custom_id IN ({_IN})",
+                (job, *ids)).fetchall())
+            records = dict(conn.execute(
+                f"SELECT key, record FROM answers WHERE job=? AND key IN ({_IN})",
+                (job, *keys)).fetchall())
+            failures: dict[str, tuple[float, str]] = {}
+            if self._failures:
+                failures = {key: (at, record) for key, at, record in conn.execute(
+                    f"SELECT key, at, record FROM failures WHERE job=? AND key IN ({_IN})",
+                    (job, *keys)).fetchall()}
+        out: list[tuple[str | None, Claim]] = []
+        for custom_id, key in pairs:
+            record = records.get(key)
+            failure = failures.get(key)
+            if record is not None:
+                claim: Claim = ("done", record)
+            elif failure is not None and failure[0] >= since:
+                claim = ("failed", failure[1])
+            else:
+                claim = ("mine", None)
+            out.append((answered.get(custom_id), claim))
+        return out
 
     def renew(self, keys: Iterable[str]) -> None:
         return None
@@ -195,3 +270,7 @@ class SQLiteJournal:
         if conn is not None:
             conn.close()
             self._conn = None  # type: ignore[assignment]
+        lock = getattr(self, "_lock", None)
+        if lock is not None:  # closing the file drops the lock
+            lock.close()
+            self._lock = None

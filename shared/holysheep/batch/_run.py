@@ -12,6 +12,7 @@ import os
 import queue
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from typing import Any
 
 from ._formats import InputError, parse_request, read_requests
@@ -21,6 +22,8 @@ from ._model import BatchRequest, BatchResult
 __all__ = ["arun", "items", "run"]
 
 _END = object()
+_BLOCK = 64
+"""Requests read and looked up in the journal together (one query for the block)."""
 
 
 def items(requests: Any, model: str | None) -> Iterable[Any] | AsyncIterable[Any]:
@@ -66,13 +69,12 @@ def run(job: Job, source: Iterable[Any]) -> Iterator[BatchResult]:
     try:
         while True:
             while not exhausted and job.wants_input():
-                item = next(it, _END)
-                if item is _END:
+                block = list(islice(it, _BLOCK))
+                job.admit(block)
+                read += len(block)
+                if len(block) < _BLOCK:
                     exhausted = True
                     job.journal.set_total(read)
-                else:
-                    job.admit(item)
-                    read += 1
             for work in job.next_sends():
                 call(work)
                 pending += 1
@@ -116,13 +118,17 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
     try:
         while True:
             while not exhausted and job.wants_input():
-                item = await anext(aiter_, _END) if aiter_ is not None else next(it, _END)  # type: ignore[arg-type]
-                if item is _END:
+                if aiter_ is None:
+                    block = list(islice(it, _BLOCK))  # type: ignore[arg-type]
+                else:
+                    block = []
+                    while len(block) < _BLOCK and (item := await anext(aiter_, _END)) is not _END:
+                        block.append(item)
+                job.admit(block)
+                read += len(block)
+                if len(block) < _BLOCK:
                     exhausted = True
                     job.journal.set_total(read)
-                else:
-                    job.admit(item)
-                    read += 1
             for work in job.next_sends():
                 call(work)
             for result in job.take_ready():
