@@ -137,9 +137,11 @@ def peak_rss(base_url: str, lines: int) -> dict[str, float]:
         out = subprocess.run(
             [sys.executable, "-c", probe, "batch", str(path), "-o", f"{tmp}/out.jsonl",
              "--concurrency", "64"],
-            env=env, capture_output=True, text=True, check=True,
+            env=env, capture_output=True, text=True,
         )
         wall = time.perf_counter() - start
+        if out.returncode != 0:
+            raise RuntimeError(f"holysheep batch exited {out.returncode}: {out.stderr[-1500:]}")
         idle = subprocess.run(
             [sys.executable, "-c", f"import holysheep.cli, holysheep.batch._run; {hwm}"],
             env=env, capture_output=True, text=True, check=True,
