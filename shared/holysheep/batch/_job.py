@@ -36,7 +36,7 @@ _RATE_LIMIT_TRIES = 8
 """429s one request may take before it fails with ``RateLimitError`` (each halves and waits)."""
 _GROUP = 32
 """Answers committed to the journal in one write at most (a commit's fixed cost is shared)."""
-_GROUP_WAIT_S = 0.004
+_GROUP_WAIT_S = 0.0
 """Longest an answer waits for others to share its commit (its call slot stays taken)."""
 
 
@@ -94,6 +94,8 @@ class Job:
         self._in_flight = 0
         self._unsaved: list[tuple[Work, Any]] = []  # answered, not yet committed: slots held
         self._unsaved_at = 0.0
+        self._committing: list[tuple[Work, Any]] | None = None  # the group being written
+        self._commits: list[Commit] = []
         self._ids: dict[str, str] = {}  # custom_id -> body hash, for this input's duplicates
         self.stopped = False
         self._renew_every = lease_s / 3
@@ -307,8 +309,8 @@ class Job:
     # ------------------------------------------------------------ outcomes
 
     def outcomes(self, ended: list[tuple[Work, Any, BaseException | None]]) -> None:
-        """Calls ended: retry 429s later, commit failures at once and answers in groups (each
-        keeps its call slot until committed), hand them out once committed."""
+        """Calls ended: retry 429s later, commit failures at once; answers wait for a group
+        commit (``commit_due``), each keeping its call slot until committed."""
         for work, completion, error in ended:
             if error is None:
                 if not self._unsaved:
@@ -323,22 +325,65 @@ class Job:
             self.limits.finished(work.model, work.round)
             del self._works[work.key]
             self._failed(work, error)
-        unsaved = len(self._unsaved)
-        if unsaved and (unsaved >= _GROUP or unsaved == self._in_flight
-                        or self._clock() - self._unsaved_at >= _GROUP_WAIT_S):
-            self.flush()
 
-    def flush(self) -> None:
-        """Commit the answers waiting for their group now, free their slots, hand them out."""
+    def commit_due(self) -> bool:
+        """True when the waiting answers should be committed now: a full group, no other call
+        still running, or the oldest waited long enough (never while a commit is running)."""
+        unsaved = len(self._unsaved)
+        return bool(unsaved) and self._committing is None and (
+            unsaved >= _GROUP or unsaved == self._in_flight
+            or self._clock() - self._unsaved_at >= _GROUP_WAIT_S)
+
+    def begin_commit(self) -> list[Commit]:
+        """Take the waiting answers as one group; their records for ``journal.finish``.
+
+        Their calls keep their slots (and reservations) until ``end_commit``: at most the
+        concurrency is ever paid and uncommitted, so a SIGKILL re-pays no more than that."""
         answered, self._unsaved = self._unsaved, []
-        if not answered:
-            return
-        for work, _ in answered:
+        self._committing = answered
+        summary = self.summary
+        commits: list[Commit] = []
+        for work, completion in answered:
+            info = completion.call_info
+            summary.billed_calls += 1
+            usage, cost = getattr(info, "usage", None), getattr(info, "cost", None)
+            if usage is not None:
+                summary.prompt_tokens += usage.prompt_tokens
+                summary.completion_tokens += usage.completion_tokens
+            if cost is not None:
+                summary.total_usd += cost.total_usd
+                summary.relay_cny += cost.relay_cny
+                summary.direct_cny += cost.direct_cny
+            marks: list[Mark] = [(r.custom_id, work.hash, True)
+                                 for r in (work.request, *work.waiters)]
+            commits.append((work.key, encode_ok(completion, info), record_usd(info), marks))
+        self._commits = commits
+        return commits
+
+    def end_commit(self, firsts: list[str | None]) -> None:
+        """The group is in the journal: free its slots and hand its answers out (never before)."""
+        answered, commits = self._committing or [], self._commits
+        self._committing, self._commits = None, []
+        for (work, completion), first, commit in zip(answered, firsts, commits, strict=True):
             self._in_flight -= 1
             self._reserved -= work.estimate
             self.limits.finished(work.model, work.round)
             del self._works[work.key]
-        self._commit(answered)
+            info = completion.call_info
+            requests = (work.request, *work.waiters)
+            if first is not None:  # another worker answered first: every copy gets that one
+                completion, info = decode_ok(first)
+                self.journal.mark(commit[3])
+            if len(requests) > len(commit[3]):  # identical requests joined during the commit
+                self.journal.mark([(r.custom_id, work.hash, True)
+                                   for r in requests[len(commit[3]):]])
+            for i, request in enumerate(requests):
+                self._answer(request, completion, info, from_journal=False, dedup=i > 0)
+
+    def flush(self) -> None:
+        """Commit every waiting answer now, in this thread (sync driver, and a run's end)."""
+        while self._unsaved and self._committing is None:
+            self.end_commit(self.journal.finish(self.begin_commit()))
 
     def _failed(self, work: Work, error: BaseException) -> None:
         requests = [work.request, *work.waiters]
@@ -367,33 +412,6 @@ class Job:
         work.not_before = self._clock() + pause
         self._queues.setdefault(work.model, deque()).appendleft(work)
 
-    def _commit(self, answered: list[tuple[Work, Any]]) -> None:
-        """Commit answers in one journal write, then hand them out (never before)."""
-        summary = self.summary
-        commits: list[Commit] = []
-        for work, completion in answered:
-            info = completion.call_info
-            summary.billed_calls += 1
-            usage, cost = getattr(info, "usage", None), getattr(info, "cost", None)
-            if usage is not None:
-                summary.prompt_tokens += usage.prompt_tokens
-                summary.completion_tokens += usage.completion_tokens
-            if cost is not None:
-                summary.total_usd += cost.total_usd
-                summary.relay_cny += cost.relay_cny
-                summary.direct_cny += cost.direct_cny
-            marks: list[Mark] = [(r.custom_id, work.hash, True)
-                                 for r in (work.request, *work.waiters)]
-            commits.append((work.key, encode_ok(completion, info), record_usd(info), marks))
-        firsts = self.journal.finish(commits)
-        for (work, completion), first, commit in zip(answered, firsts, commits, strict=True):
-            info = completion.call_info
-            if first is not None:  # another worker answered first: every copy gets that one
-                completion, info = decode_ok(first)
-                self.journal.mark(commit[3])
-            for i, request in enumerate((work.request, *work.waiters)):
-                self._answer(request, completion, info, from_journal=False, dedup=i > 0)
-
     # ------------------------------------------------------------ timers (fleet)
 
     def tick(self) -> None:
@@ -413,7 +431,7 @@ class Job:
         """How long the driver may wait for a call to end before something else is due."""
         now = self._clock()
         due = self._next_renew
-        if self._unsaved:
+        if self._unsaved and self._committing is None:
             due = min(due, self._unsaved_at + _GROUP_WAIT_S)
         if self._elsewhere:
             due = min(due, self._next_poll)

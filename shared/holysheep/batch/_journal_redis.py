@@ -84,6 +84,9 @@ return 1
 class RedisJournal:
     """A job's journal in Redis, shared by every worker that names the same job."""
 
+    offload = True
+    """``finish`` may run on another thread (redis-py's client is thread-safe)."""
+
     def __init__(self, url: str, job: str, *, lease_s: float = 30.0) -> None:
         from holysheep.ledger import redact_url
 

@@ -90,6 +90,8 @@ def run(job: Job, source: Iterable[Any]) -> Iterator[BatchResult]:
             pending -= len(ended)
             job.outcomes([(work, f.result() if f.exception() is None else None, f.exception())
                           for work, f in ended])
+            if job.commit_due():
+                job.flush()
             job.tick()
     finally:
         pool.shutdown(wait=pending == 0, cancel_futures=True)
@@ -104,6 +106,11 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
     tasks: set[asyncio.Task[Any]] = set()
     wake: list[asyncio.Future[None]] = []
     read, exhausted = 0, False
+    # the journal's commits run on a thread of their own (SQLite and Redis wait on I/O there,
+    # not on the event loop); one at a time, so the next group gathers while one is written
+    writer = (ThreadPoolExecutor(1, thread_name_prefix="holysheep-batch-journal")
+              if getattr(job.journal, "offload", False) else None)
+    commit: Future[list[str | None]] | None = None
 
     def woken(_: object = None) -> None:
         if wake and not wake[0].done():
@@ -135,7 +142,8 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
                 yield result
             if exhausted and job.idle():
                 return
-            if not ended:  # sleep until a call ends or a timer of the job is due
+            if not ended and not (commit is not None and commit.done()):
+                # sleep until a call ends, a commit is written or a timer of the job is due
                 wake[:] = [loop.create_future()]
                 timer = loop.call_later(job.wait_s(), woken)
                 await wake[0]
@@ -144,7 +152,20 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
             tasks.difference_update(task for _, task in batch)
             job.outcomes([(work, None if t.exception() else t.result(), t.exception())
                           for work, t in batch])
+            if commit is not None and commit.done():
+                done, commit = commit, None
+                job.end_commit(done.result())  # a JournalError ends the run here
+            if commit is None and job.commit_due():
+                if writer is None:
+                    job.flush()
+                else:
+                    commit = writer.submit(job.journal.finish, job.begin_commit())
+                    commit.add_done_callback(lambda _: loop.call_soon_threadsafe(woken))
             job.tick()
     finally:
         for task in tasks:
             task.cancel()
+        if writer is not None:
+            writer.shutdown(wait=True)  # a commit under way ends (milliseconds) before close
+            if commit is not None and commit.exception() is None:
+                job.end_commit(commit.result())
