@@ -34,10 +34,6 @@ __all__ = ["Job", "Work"]
 
 _RATE_LIMIT_TRIES = 8
 """429s one request may take before it fails with ``RateLimitError`` (each halves and waits)."""
-_GROUP = 32
-"""Answers committed to the journal in one write at most (a commit's fixed cost is shared)."""
-_GROUP_WAIT_S = 0.0
-"""Longest an answer waits for others to share its commit (its call slot stays taken)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -93,7 +89,6 @@ class Job:
         self._reserved = Decimal(0)
         self._in_flight = 0
         self._unsaved: list[tuple[Work, Any]] = []  # answered, not yet committed: slots held
-        self._unsaved_at = 0.0
         self._committing: list[tuple[Work, Any]] | None = None  # the group being written
         self._commits: list[Commit] = []
         self._ids: dict[str, str] = {}  # custom_id -> body hash, for this input's duplicates
@@ -313,8 +308,6 @@ class Job:
         commit (``commit_due``), each keeping its call slot until committed."""
         for work, completion, error in ended:
             if error is None:
-                if not self._unsaved:
-                    self._unsaved_at = self._clock()
                 self._unsaved.append((work, completion))
                 continue
             self._in_flight -= 1
@@ -327,12 +320,9 @@ class Job:
             self._failed(work, error)
 
     def commit_due(self) -> bool:
-        """True when the waiting answers should be committed now: a full group, no other call
-        still running, or the oldest waited long enough (never while a commit is running)."""
-        unsaved = len(self._unsaved)
-        return bool(unsaved) and self._committing is None and (
-            unsaved >= _GROUP or unsaved == self._in_flight
-            or self._clock() - self._unsaved_at >= _GROUP_WAIT_S)
+        """True when answers wait and no commit is being written: a group commit takes every
+        answer that came in while the previous one was written (bounded by the concurrency)."""
+        return bool(self._unsaved) and self._committing is None
 
     def begin_commit(self) -> list[Commit]:
         """Take the waiting answers as one group; their records for ``journal.finish``.
@@ -431,8 +421,6 @@ class Job:
         """How long the driver may wait for a call to end before something else is due."""
         now = self._clock()
         due = self._next_renew
-        if self._unsaved and self._committing is None:
-            due = min(due, self._unsaved_at + _GROUP_WAIT_S)
         if self._elsewhere:
             due = min(due, self._next_poll)
         for model, queue in self._queues.items():

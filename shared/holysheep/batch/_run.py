@@ -53,6 +53,24 @@ async def _aparsed(requests: AsyncIterable[Any], model: str | None) -> AsyncIter
         seq += 1
 
 
+def _writer(job: Job) -> ThreadPoolExecutor | None:
+    """A thread for the journal's commits when its backend allows (SQLite, Redis): they wait on
+    I/O there while calls go on; one at a time, so the next group gathers meanwhile."""
+    if not getattr(job.journal, "offload", False):
+        return None
+    return ThreadPoolExecutor(1, thread_name_prefix="holysheep-batch-journal")
+
+
+def _drain(job: Job, writer: ThreadPoolExecutor | None,
+           commit: Future[list[str | None]] | None) -> None:
+    """At a run's end: let a commit under way finish (milliseconds) before the journal closes."""
+    if writer is None:
+        return
+    writer.shutdown(wait=True)
+    if commit is not None and commit.exception() is None:
+        job.end_commit(commit.result())
+
+
 def run(job: Job, source: Iterable[Any]) -> Iterator[BatchResult]:
     """Run ``job`` with a thread per call in flight (sync ``client.chat``)."""
     if isinstance(source, AsyncIterable):
@@ -60,6 +78,8 @@ def run(job: Job, source: Iterable[Any]) -> Iterator[BatchResult]:
     it, done = iter(source), queue.SimpleQueue()
     pending, read, exhausted = 0, 0, False
     pool = ThreadPoolExecutor(max_workers=1024, thread_name_prefix="holysheep-batch")
+    writer = _writer(job)
+    commit: Future[list[str | None]] | None = None
 
     def call(work: Work) -> None:
         body, options = job.call(work)
@@ -87,14 +107,23 @@ def run(job: Job, source: Iterable[Any]) -> Iterator[BatchResult]:
                     ended.append(done.get_nowait())
             except queue.Empty:
                 ended = []
+            ended = [(work, f) for work, f in ended if work is not None]  # not a commit's wake
             pending -= len(ended)
             job.outcomes([(work, f.result() if f.exception() is None else None, f.exception())
                           for work, f in ended])
-            if job.commit_due():
-                job.flush()
+            if commit is not None and commit.done():
+                finished, commit = commit, None
+                job.end_commit(finished.result())  # a JournalError ends the run here
+            if commit is None and job.commit_due():
+                if writer is None:
+                    job.flush()
+                else:
+                    commit = writer.submit(job.journal.finish, job.begin_commit())
+                    commit.add_done_callback(lambda _: done.put((None, None)))
             job.tick()
     finally:
         pool.shutdown(wait=pending == 0, cancel_futures=True)
+        _drain(job, writer, commit)
 
 
 async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[BatchResult]:
@@ -106,10 +135,7 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
     tasks: set[asyncio.Task[Any]] = set()
     wake: list[asyncio.Future[None]] = []
     read, exhausted = 0, False
-    # the journal's commits run on a thread of their own (SQLite and Redis wait on I/O there,
-    # not on the event loop); one at a time, so the next group gathers while one is written
-    writer = (ThreadPoolExecutor(1, thread_name_prefix="holysheep-batch-journal")
-              if getattr(job.journal, "offload", False) else None)
+    writer = _writer(job)
     commit: Future[list[str | None]] | None = None
 
     def woken(_: object = None) -> None:
@@ -165,7 +191,4 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
     finally:
         for task in tasks:
             task.cancel()
-        if writer is not None:
-            writer.shutdown(wait=True)  # a commit under way ends (milliseconds) before close
-            if commit is not None and commit.exception() is None:
-                job.end_commit(commit.result())
+        _drain(job, writer, commit)
