@@ -91,7 +91,7 @@ class Job:
         self._unsaved: list[tuple[Work, Any]] = []  # answered, not yet committed: slots held
         self._committing: list[tuple[Work, Any]] | None = None  # the group being written
         self._commits: list[Commit] = []
-        self._ids: dict[str, str] = {}  # custom_id -> body hash, for this input's duplicates
+        self._ids: dict[str, int] = {}  # custom_id -> hash() of its body hash (compact)
         self.stopped = False
         self._renew_every = lease_s / 3
         self._poll_every = min(1.0, lease_s / 4)
@@ -143,8 +143,8 @@ class Job:
 
     def _reused(self, request: BatchRequest, digest: str) -> bool:
         """Refuse a request whose custom_id an earlier line of this input used for another body."""
-        first = self._ids.setdefault(request.custom_id, digest)
-        if first == digest:
+        mine = hash(digest)  # a 64-bit collision could only miss a refusal, never make one
+        if self._ids.setdefault(request.custom_id, mine) == mine:
             return False
         where = f"line {request.line}" if request.line is not None else f"request {request.seq}"
         self._emit(BatchResult(

@@ -131,8 +131,8 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
     aiter_ = source.__aiter__() if isinstance(source, AsyncIterable) else None
     it = None if aiter_ is not None else iter(source)  # type: ignore[arg-type]
     loop = asyncio.get_running_loop()
-    ended: list[tuple[Work, asyncio.Task[Any]]] = []
-    tasks: set[asyncio.Task[Any]] = set()
+    ended: list[tuple[Work, Any, BaseException | None]] = []
+    tasks: dict[Work, asyncio.Task[None]] = {}
     wake: list[asyncio.Future[None]] = []
     read, exhausted = 0, False
     writer = _writer(job)
@@ -142,11 +142,22 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
         if wake and not wake[0].done():
             wake[0].set_result(None)
 
+    async def one(work: Work, body: dict[str, Any], options: dict[str, Any]) -> None:
+        # the outcome is reported from inside the task: no done-callback pass per call
+        try:
+            completion = await job.client.achat(body, **options)
+        except BaseException as exc:  # every failure is the request's own result
+            ended.append((work, None, exc))
+            woken()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        else:
+            ended.append((work, completion, None))
+            woken()
+
     def call(work: Work) -> None:
         body, options = job.call(work)
-        task = loop.create_task(job.client.achat(body, **options))
-        tasks.add(task)
-        task.add_done_callback(lambda t: (ended.append((work, t)), woken()))
+        tasks[work] = loop.create_task(one(work, body, options))
 
     try:
         while True:
@@ -175,9 +186,9 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
                 await wake[0]
                 timer.cancel()
             batch, ended[:] = list(ended), []
-            tasks.difference_update(task for _, task in batch)
-            job.outcomes([(work, None if t.exception() else t.result(), t.exception())
-                          for work, t in batch])
+            for work, _, _ in batch:
+                del tasks[work]
+            job.outcomes(batch)
             if commit is not None and commit.done():
                 done, commit = commit, None
                 job.end_commit(done.result())  # a JournalError ends the run here
@@ -189,6 +200,6 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
                     commit.add_done_callback(lambda _: loop.call_soon_threadsafe(woken))
             job.tick()
     finally:
-        for task in tasks:
+        for task in tasks.values():
             task.cancel()
         _drain(job, writer, commit)
