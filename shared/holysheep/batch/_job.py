@@ -91,6 +91,7 @@ class Job:
         self._unsaved: list[tuple[Work, Any]] = []  # answered, not yet committed: slots held
         self._committing: list[tuple[Work, Any]] | None = None  # the group being written
         self._commits: list[Commit] = []
+        self._infos: list[Any] = []
         self._ids: dict[str, int] = {}  # custom_id -> hash() of its body hash (compact)
         self.stopped = False
         self._renew_every = lease_s / 3
@@ -335,6 +336,7 @@ class Job:
         commits: list[Commit] = []
         for work, completion in answered:
             info = completion.call_info
+            self._infos.append(info)  # read once: call_info goes through pydantic's getattr
             summary.billed_calls += 1
             usage, cost = getattr(info, "usage", None), getattr(info, "cost", None)
             if usage is not None:
@@ -352,14 +354,14 @@ class Job:
 
     def end_commit(self, firsts: list[str | None]) -> None:
         """The group is in the journal: free its slots and hand its answers out (never before)."""
-        answered, commits = self._committing or [], self._commits
-        self._committing, self._commits = None, []
-        for (work, completion), first, commit in zip(answered, firsts, commits, strict=True):
+        answered, commits, infos = self._committing or [], self._commits, self._infos
+        self._committing, self._commits, self._infos = None, [], []
+        for (work, completion), first, commit, info in zip(answered, firsts, commits, infos,
+                                                           strict=True):
             self._in_flight -= 1
             self._reserved -= work.estimate
             self.limits.finished(work.model, work.round)
             del self._works[work.key]
-            info = completion.call_info
             requests = (work.request, *work.waiters)
             if first is not None:  # another worker answered first: every copy gets that one
                 completion, info = decode_ok(first)
