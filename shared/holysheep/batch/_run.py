@@ -1,8 +1,11 @@
 """The two drivers of a bulk job: threads over ``client.chat``, tasks over ``client.achat``.
 
-Each is a short loop over ``Job`` (which holds every rule): read input while there is room,
-start what the job allows, hand out what is ready, wait for a call to end or a timer. They
-differ only in how calls run and how the loop waits.
+Each is a short loop over ``Job`` (which holds every rule): read input in blocks while there is
+room, start what the job allows, hand out what is ready, wait for a call to end, a commit or a
+timer. Answers are committed in groups on a journal thread (SQLite, Redis): a group is every
+answer that ended while the previous one was written, and each keeps its call slot until its
+commit, so at most the concurrency is ever paid and not yet journaled. The two drivers differ
+only in how calls run and how the loop waits.
 """
 
 from __future__ import annotations
