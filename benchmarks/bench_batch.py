@@ -51,7 +51,8 @@ MODEL = "deepseek-v3.2"
 def emulator() -> tuple[subprocess.Popen[str], str]:
     """Start the relay emulator in its own process; return it and its base URL."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "holysheep.testing.emulator", "--port", "0"],
+        [sys.executable, "-m", "holysheep.testing.emulator", "--port", "0", "--quiet"],
+        # --quiet: a log line per request would fill the unread pipe and stall the emulator
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(SHARED)},
     )
     assert proc.stdout is not None
@@ -136,9 +137,11 @@ def peak_rss(base_url: str, lines: int) -> dict[str, float]:
         out = subprocess.run(
             [sys.executable, "-c", probe, "batch", str(path), "-o", f"{tmp}/out.jsonl",
              "--concurrency", "64"],
-            env=env, capture_output=True, text=True, check=True,
+            env=env, capture_output=True, text=True,
         )
         wall = time.perf_counter() - start
+        if out.returncode != 0:
+            raise RuntimeError(f"holysheep batch exited {out.returncode}: {out.stderr[-1500:]}")
         idle = subprocess.run(
             [sys.executable, "-c", f"import holysheep.cli, holysheep.batch._run; {hwm}"],
             env=env, capture_output=True, text=True, check=True,

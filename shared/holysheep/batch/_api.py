@@ -7,11 +7,12 @@ journal is opened on first iteration and closed when the run ends, however it en
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping
 from typing import Any
 
-from holysheep.errors import ConfigurationError
+from holysheep.errors import ConfigurationError, HolySheepError
 
 from ._job import Job
 from ._journal import Journal, open_journal
@@ -67,12 +68,21 @@ class _Settings:
         limits = AdaptiveLimits(ceiling)
         peak = ceiling if isinstance(ceiling, int) else 64
         window = self.window or max(1024, 8 * peak)
-        journal = open_journal(self.journal, self.job, lease_s=self.lease_s)
+        journal = open_journal(self.journal, self.job, lease_s=self.lease_s, exclusive=True)
         return Job(
             self.client, journal, limits,
             budget_usd=self.budget_usd, dedup=self.dedup, ordered=self.ordered,
             window=window, lease_s=self.lease_s,
         )
+
+
+def _end(job: Job) -> None:
+    """Commit answers still waiting for their group (a run stopped early), close the journal."""
+    try:
+        with contextlib.suppress(HolySheepError):  # the journal failing is already the error
+            job.flush()
+    finally:
+        job.journal.close()
 
 
 class BatchRun:
@@ -102,7 +112,7 @@ class BatchRun:
         try:
             yield from run(job, items(settings.requests, settings.model))  # type: ignore[arg-type]
         finally:
-            job.journal.close()
+            _end(job)
 
     def close(self) -> None:
         """Stop early: calls in flight are abandoned, finished ones stay in the journal."""
@@ -148,7 +158,7 @@ class AsyncBatchRun:
             async for result in arun(job, items(settings.requests, settings.model)):
                 yield result
         finally:
-            job.journal.close()
+            _end(job)
 
     async def aclose(self) -> None:
         """Stop early: calls in flight are cancelled, finished ones stay in the journal."""

@@ -92,6 +92,7 @@ def parse_request(
         task=task if isinstance(task, str) else None,
         app=app if isinstance(app, str) else None,
         tags=tags,
+        line=line,
     )
 
 

@@ -25,7 +25,7 @@ from holysheep.errors import (
 )
 
 from ._formats import InputError, body_hash
-from ._journal import Commit, Journal, Mark
+from ._journal import Claim, Commit, Journal, Mark
 from ._limits import AdaptiveLimits
 from ._model import BatchRequest, BatchResult, BatchSummary
 from ._records import decode_error, decode_ok, encode_error, encode_ok, record_usd
@@ -88,6 +88,11 @@ class Job:
         self._next_seq = 0
         self._reserved = Decimal(0)
         self._in_flight = 0
+        self._unsaved: list[tuple[Work, Any]] = []  # answered, not yet committed: slots held
+        self._committing: list[tuple[Work, Any]] | None = None  # the group being written
+        self._commits: list[Commit] = []
+        self._infos: list[Any] = []
+        self._ids: dict[str, int] = {}  # custom_id -> hash() of its body hash (compact)
         self.stopped = False
         self._renew_every = lease_s / 3
         self._poll_every = min(1.0, lease_s / 4)
@@ -104,14 +109,55 @@ class Job:
         """True while reading another request keeps memory bounded."""
         return self.busy() < self.window
 
-    def admit(self, item: BatchRequest | InputError) -> None:
-        """Take one request: answer it from the journal, join an identical call, or queue it."""
-        self.summary.requests += 1
-        if isinstance(item, InputError):
-            self._emit(item.result())
-            return
-        digest = body_hash(item)
-        key = digest if self.dedup else f"c:{item.custom_id}"
+    def admit(self, items: list[BatchRequest | InputError]) -> None:
+        """Take a block of requests: answer each from the journal, join an identical call, or
+        queue it; the journal is asked about the whole block at once."""
+        fresh: list[tuple[BatchRequest, str, str]] = []
+        for item in items:
+            self.summary.requests += 1
+            if isinstance(item, InputError):
+                self._emit(item.result())
+                continue
+            digest = body_hash(item)
+            if self._reused(item, digest):
+                continue
+            fresh.append((item, digest, digest if self.dedup else f"c:{item.custom_id}"))
+        firsts: dict[str, BatchRequest] = {}
+        for request, _, key in fresh:
+            if key not in self._works and key not in self._elsewhere and key not in firsts:
+                firsts[key] = request
+        looked: dict[str, tuple[str | None, Claim]] = {}
+        if firsts:
+            pairs = [(request.custom_id, key) for key, request in firsts.items()]
+            lookup_many = getattr(self.journal, "lookup_many", None)
+            if lookup_many is not None:
+                found = lookup_many(pairs, self._since)
+            else:  # a journal object of the caller's that predates lookup_many
+                found = [self.journal.lookup(cid, key, self._since) for cid, key in pairs]
+            looked = dict(zip(firsts, found, strict=True))
+        for request, digest, key in fresh:
+            if firsts.get(key) is request:
+                answered, claim = looked[key]
+                self._settle(request, digest, key, answered, claim)
+            else:
+                self._admit_one(request, digest, key)
+
+    def _reused(self, request: BatchRequest, digest: str) -> bool:
+        """Refuse a request whose custom_id an earlier line of this input used for another body."""
+        mine = hash(digest)  # a 64-bit collision could only miss a refusal, never make one
+        if self._ids.setdefault(request.custom_id, mine) == mine:
+            return False
+        where = f"line {request.line}" if request.line is not None else f"request {request.seq}"
+        self._emit(BatchResult(
+            request.custom_id, seq=request.seq, line=request.line, error=BadRequestError(
+                f"{where}: custom_id {request.custom_id!r} is already used by an earlier request "
+                "of this input with a different body; give each request its own custom_id "
+                "(this one was not sent)", code="duplicate_custom_id"),
+        ))
+        return True
+
+    def _admit_one(self, item: BatchRequest, digest: str, key: str) -> None:
+        """Admit one request: join its key's call or waiters, else ask the journal alone."""
         work = self._works.get(key)
         if work is not None:
             work.waiters.append(item)
@@ -119,12 +165,18 @@ class Job:
         if key in self._elsewhere:
             self._elsewhere[key].append((item, digest))
             return
-        answered, (state, record) = self.journal.lookup(item.custom_id, key, self._since)
+        answered, claim = self.journal.lookup(item.custom_id, key, self._since)
+        self._settle(item, digest, key, answered, claim)
+
+    def _settle(self, item: BatchRequest, digest: str, key: str, answered: str | None,
+                claim: Claim) -> None:
+        """Act on the journal's word on a request: refuse a changed body, else apply it."""
+        state, record = claim
         if answered is not None and answered != digest:
             if state == "mine":
                 self.journal.release(key)
             self._emit(BatchResult(
-                item.custom_id, seq=item.seq, error=BadRequestError(
+                item.custom_id, seq=item.seq, line=item.line, error=BadRequestError(
                     f"custom_id {item.custom_id!r} was already answered in this job for a "
                     "different request; give the changed request a new custom_id, or start a "
                     "new job (another --job or --journal)", code="custom_id_reused"),
@@ -253,9 +305,12 @@ class Job:
     # ------------------------------------------------------------ outcomes
 
     def outcomes(self, ended: list[tuple[Work, Any, BaseException | None]]) -> None:
-        """Calls ended: retry 429s later, commit answers (at once) and failures, hand them out."""
-        answered: list[tuple[Work, Any]] = []
+        """Calls ended: retry 429s later, commit failures at once; answers wait for a group
+        commit (``commit_due``), each keeping its call slot until committed."""
         for work, completion, error in ended:
+            if error is None:
+                self._unsaved.append((work, completion))
+                continue
             self._in_flight -= 1
             self._reserved -= work.estimate
             if isinstance(error, RateLimitError) and work.rate_limited + 1 < _RATE_LIMIT_TRIES:
@@ -263,12 +318,64 @@ class Job:
                 continue
             self.limits.finished(work.model, work.round)
             del self._works[work.key]
-            if error is None:
-                answered.append((work, completion))
-            else:
-                self._failed(work, error)
-        if answered:
-            self._commit(answered)
+            self._failed(work, error)
+
+    def commit_due(self) -> bool:
+        """True when answers wait and no commit is being written: a group commit takes every
+        answer that came in while the previous one was written (bounded by the concurrency)."""
+        return bool(self._unsaved) and self._committing is None
+
+    def begin_commit(self) -> list[Commit]:
+        """Take the waiting answers as one group; their records for ``journal.finish``.
+
+        Their calls keep their slots (and reservations) until ``end_commit``: at most the
+        concurrency is ever paid and uncommitted, so a SIGKILL re-pays no more than that."""
+        answered, self._unsaved = self._unsaved, []
+        self._committing = answered
+        summary = self.summary
+        commits: list[Commit] = []
+        for work, completion in answered:
+            info = completion.call_info
+            self._infos.append(info)  # read once: call_info goes through pydantic's getattr
+            summary.billed_calls += 1
+            usage, cost = getattr(info, "usage", None), getattr(info, "cost", None)
+            if usage is not None:
+                summary.prompt_tokens += usage.prompt_tokens
+                summary.completion_tokens += usage.completion_tokens
+            if cost is not None:
+                summary.total_usd += cost.total_usd
+                summary.relay_cny += cost.relay_cny
+                summary.direct_cny += cost.direct_cny
+            marks: list[Mark] = [(r.custom_id, work.hash, True)
+                                 for r in (work.request, *work.waiters)]
+            commits.append((work.key, encode_ok(completion, info), record_usd(info), marks))
+        self._commits = commits
+        return commits
+
+    def end_commit(self, firsts: list[str | None]) -> None:
+        """The group is in the journal: free its slots and hand its answers out (never before)."""
+        answered, commits, infos = self._committing or [], self._commits, self._infos
+        self._committing, self._commits, self._infos = None, [], []
+        for (work, completion), first, commit, info in zip(answered, firsts, commits, infos,
+                                                           strict=True):
+            self._in_flight -= 1
+            self._reserved -= work.estimate
+            self.limits.finished(work.model, work.round)
+            del self._works[work.key]
+            requests = (work.request, *work.waiters)
+            if first is not None:  # another worker answered first: every copy gets that one
+                completion, info = decode_ok(first)
+                self.journal.mark(commit[3])
+            if len(requests) > len(commit[3]):  # identical requests joined during the commit
+                self.journal.mark([(r.custom_id, work.hash, True)
+                                   for r in requests[len(commit[3]):]])
+            for i, request in enumerate(requests):
+                self._answer(request, completion, info, from_journal=False, dedup=i > 0)
+
+    def flush(self) -> None:
+        """Commit every waiting answer now, in this thread (sync driver, and a run's end)."""
+        while self._unsaved and self._committing is None:
+            self.end_commit(self.journal.finish(self.begin_commit()))
 
     def _failed(self, work: Work, error: BaseException) -> None:
         requests = [work.request, *work.waiters]
@@ -296,33 +403,6 @@ class Job:
             breaker.record_failure(work.model, error)
         work.not_before = self._clock() + pause
         self._queues.setdefault(work.model, deque()).appendleft(work)
-
-    def _commit(self, answered: list[tuple[Work, Any]]) -> None:
-        """Commit answers in one journal write, then hand them out (never before)."""
-        summary = self.summary
-        commits: list[Commit] = []
-        for work, completion in answered:
-            info = completion.call_info
-            summary.billed_calls += 1
-            usage, cost = getattr(info, "usage", None), getattr(info, "cost", None)
-            if usage is not None:
-                summary.prompt_tokens += usage.prompt_tokens
-                summary.completion_tokens += usage.completion_tokens
-            if cost is not None:
-                summary.total_usd += cost.total_usd
-                summary.relay_cny += cost.relay_cny
-                summary.direct_cny += cost.direct_cny
-            marks: list[Mark] = [(r.custom_id, work.hash, True)
-                                 for r in (work.request, *work.waiters)]
-            commits.append((work.key, encode_ok(completion, info), record_usd(info), marks))
-        firsts = self.journal.finish(commits)
-        for (work, completion), first, commit in zip(answered, firsts, commits, strict=True):
-            info = completion.call_info
-            if first is not None:  # another worker answered first: every copy gets that one
-                completion, info = decode_ok(first)
-                self.journal.mark(commit[3])
-            for i, request in enumerate((work.request, *work.waiters)):
-                self._answer(request, completion, info, from_journal=False, dedup=i > 0)
 
     # ------------------------------------------------------------ timers (fleet)
 

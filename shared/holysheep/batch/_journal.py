@@ -60,6 +60,11 @@ class Journal(Protocol):
         """``done_hash(custom_id)`` and ``claim(key, since)`` in one step (per admitted request)."""
         ...
 
+    def lookup_many(self, pairs: list[tuple[str, str]], since: float
+                    ) -> list[tuple[str | None, Claim]]:
+        """``lookup`` of each ``(custom_id, key)`` (distinct keys), in one round trip."""
+        ...
+
     def renew(self, keys: Iterable[str]) -> None:
         """Extend this worker's leases on ``keys`` (a no-op without leases)."""
         ...
@@ -108,9 +113,13 @@ def open_journal(
     job: str | None,
     *,
     lease_s: float = 30.0,
+    exclusive: bool = False,
 ) -> Journal:
     """The journal a path or URL names: a file path or ``sqlite:///path``, ``redis://...``
-    (with ``job``), a journal object, or None (memory: the job cannot be resumed)."""
+    (with ``job``), a journal object, or None (memory: the job cannot be resumed).
+
+    ``exclusive`` (a run, not ``--status``) refuses a SQLite journal whose job another
+    process is running: SQLite has no leases, so two runners would pay for the same requests."""
     if journal is None or journal == "memory":
         return MemoryJournal()
     if not isinstance(journal, (str, os.PathLike)):
@@ -138,7 +147,7 @@ def open_journal(
         )
     from ._journal_sqlite import SQLiteJournal
 
-    return SQLiteJournal(text, job or "default")
+    return SQLiteJournal(text, job or "default", exclusive=exclusive)
 
 
 class MemoryJournal:
@@ -168,6 +177,10 @@ class MemoryJournal:
 
     def lookup(self, custom_id: str, key: str, since: float) -> tuple[str | None, Claim]:
         return self.done_hash(custom_id), self.claim(key, since)
+
+    def lookup_many(self, pairs: list[tuple[str, str]], since: float
+                    ) -> list[tuple[str | None, Claim]]:
+        return [self.lookup(custom_id, key, since) for custom_id, key in pairs]
 
     def renew(self, keys: Iterable[str]) -> None:
         return None

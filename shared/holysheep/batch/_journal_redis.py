@@ -84,6 +84,9 @@ return 1
 class RedisJournal:
     """A job's journal in Redis, shared by every worker that names the same job."""
 
+    offload = True
+    """``finish`` may run on another thread (redis-py's client is thread-safe)."""
+
     def __init__(self, url: str, job: str, *, lease_s: float = 30.0) -> None:
         from holysheep.ledger import redact_url
 
@@ -143,6 +146,23 @@ class RedisJournal:
             answered, (state, record) = pipe.execute()
         claim = (state.decode(), record.decode() if record else None)
         return (None if answered is None else answered.decode()), claim  # type: ignore[return-value]
+
+    def lookup_many(self, pairs: list[tuple[str, str]], since: float
+                    ) -> list[tuple[str | None, Claim]]:
+        """Every ``lookup`` in one pipeline: one round trip for a block of requests."""
+        k = self._keys
+        with self._errors("read"):
+            pipe = self._redis.pipeline(transaction=False)
+            for custom_id, key in pairs:
+                pipe.hget(k["ok"], custom_id)
+                self._claim(keys=[k["answers"], k["failures"], self._lease_prefix + key],
+                            args=[key, self.worker, self.lease_ms, repr(since)], client=pipe)
+            replies = pipe.execute()
+        out: list[tuple[str | None, Claim]] = []
+        for answered, (state, record) in zip(replies[::2], replies[1::2], strict=True):
+            claim = (state.decode(), record.decode() if record else None)
+            out.append(((None if answered is None else answered.decode()), claim))  # type: ignore[arg-type]
+        return out
 
     def renew(self, keys: Iterable[str]) -> None:
         leases = [self._lease_prefix + key for key in keys]

@@ -35,6 +35,8 @@ class BatchRequest:
     """Application the call is billed to."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Free tags for the ledger (the request's ``metadata``)."""
+    line: int | None = None
+    """Input line number for a request read from a file (named in per-request errors)."""
 
 
 @dataclass(frozen=True, slots=True)

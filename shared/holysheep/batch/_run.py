@@ -1,8 +1,11 @@
 """The two drivers of a bulk job: threads over ``client.chat``, tasks over ``client.achat``.
 
-Each is a short loop over ``Job`` (which holds every rule): read input while there is room,
-start what the job allows, hand out what is ready, wait for a call to end or a timer. They
-differ only in how calls run and how the loop waits.
+Each is a short loop over ``Job`` (which holds every rule): read input in blocks while there is
+room, start what the job allows, hand out what is ready, wait for a call to end, a commit or a
+timer. Answers are committed in groups on a journal thread (SQLite, Redis): a group is every
+answer that ended while the previous one was written, and each keeps its call slot until its
+commit, so at most the concurrency is ever paid and not yet journaled. The two drivers differ
+only in how calls run and how the loop waits.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import queue
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from typing import Any
 
 from ._formats import InputError, parse_request, read_requests
@@ -21,6 +25,8 @@ from ._model import BatchRequest, BatchResult
 __all__ = ["arun", "items", "run"]
 
 _END = object()
+_BLOCK = 64
+"""Requests read and looked up in the journal together (one query for the block)."""
 
 
 def items(requests: Any, model: str | None) -> Iterable[Any] | AsyncIterable[Any]:
@@ -50,6 +56,24 @@ async def _aparsed(requests: AsyncIterable[Any], model: str | None) -> AsyncIter
         seq += 1
 
 
+def _writer(job: Job) -> ThreadPoolExecutor | None:
+    """A thread for the journal's commits when its backend allows (SQLite, Redis): they wait on
+    I/O there while calls go on; one at a time, so the next group gathers meanwhile."""
+    if not getattr(job.journal, "offload", False):
+        return None
+    return ThreadPoolExecutor(1, thread_name_prefix="holysheep-batch-journal")
+
+
+def _drain(job: Job, writer: ThreadPoolExecutor | None,
+           commit: Future[list[str | None]] | None) -> None:
+    """At a run's end: let a commit under way finish (milliseconds) before the journal closes."""
+    if writer is None:
+        return
+    writer.shutdown(wait=True)
+    if commit is not None and commit.exception() is None:
+        job.end_commit(commit.result())
+
+
 def run(job: Job, source: Iterable[Any]) -> Iterator[BatchResult]:
     """Run ``job`` with a thread per call in flight (sync ``client.chat``)."""
     if isinstance(source, AsyncIterable):
@@ -57,6 +81,8 @@ def run(job: Job, source: Iterable[Any]) -> Iterator[BatchResult]:
     it, done = iter(source), queue.SimpleQueue()
     pending, read, exhausted = 0, 0, False
     pool = ThreadPoolExecutor(max_workers=1024, thread_name_prefix="holysheep-batch")
+    writer = _writer(job)
+    commit: Future[list[str | None]] | None = None
 
     def call(work: Work) -> None:
         body, options = job.call(work)
@@ -66,13 +92,12 @@ def run(job: Job, source: Iterable[Any]) -> Iterator[BatchResult]:
     try:
         while True:
             while not exhausted and job.wants_input():
-                item = next(it, _END)
-                if item is _END:
+                block = list(islice(it, _BLOCK))
+                job.admit(block)
+                read += len(block)
+                if len(block) < _BLOCK:
                     exhausted = True
                     job.journal.set_total(read)
-                else:
-                    job.admit(item)
-                    read += 1
             for work in job.next_sends():
                 call(work)
                 pending += 1
@@ -85,12 +110,23 @@ def run(job: Job, source: Iterable[Any]) -> Iterator[BatchResult]:
                     ended.append(done.get_nowait())
             except queue.Empty:
                 ended = []
+            ended = [(work, f) for work, f in ended if work is not None]  # not a commit's wake
             pending -= len(ended)
             job.outcomes([(work, f.result() if f.exception() is None else None, f.exception())
                           for work, f in ended])
+            if commit is not None and commit.done():
+                finished, commit = commit, None
+                job.end_commit(finished.result())  # a JournalError ends the run here
+            if commit is None and job.commit_due():
+                if writer is None:
+                    job.flush()
+                else:
+                    commit = writer.submit(job.journal.finish, job.begin_commit())
+                    commit.add_done_callback(lambda _: done.put((None, None)))
             job.tick()
     finally:
         pool.shutdown(wait=pending == 0, cancel_futures=True)
+        _drain(job, writer, commit)
 
 
 async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[BatchResult]:
@@ -98,47 +134,75 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
     aiter_ = source.__aiter__() if isinstance(source, AsyncIterable) else None
     it = None if aiter_ is not None else iter(source)  # type: ignore[arg-type]
     loop = asyncio.get_running_loop()
-    ended: list[tuple[Work, asyncio.Task[Any]]] = []
-    tasks: set[asyncio.Task[Any]] = set()
+    ended: list[tuple[Work, Any, BaseException | None]] = []
+    tasks: dict[Work, asyncio.Task[None]] = {}
     wake: list[asyncio.Future[None]] = []
     read, exhausted = 0, False
+    writer = _writer(job)
+    commit: Future[list[str | None]] | None = None
 
     def woken(_: object = None) -> None:
         if wake and not wake[0].done():
             wake[0].set_result(None)
 
+    async def one(work: Work, body: dict[str, Any], options: dict[str, Any]) -> None:
+        # the outcome is reported from inside the task: no done-callback pass per call
+        try:
+            completion = await job.client.achat(body, **options)
+        except BaseException as exc:  # every failure is the request's own result
+            ended.append((work, None, exc))
+            woken()
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+        else:
+            ended.append((work, completion, None))
+            woken()
+
     def call(work: Work) -> None:
         body, options = job.call(work)
-        task = loop.create_task(job.client.achat(body, **options))
-        tasks.add(task)
-        task.add_done_callback(lambda t: (ended.append((work, t)), woken()))
+        tasks[work] = loop.create_task(one(work, body, options))
 
     try:
         while True:
             while not exhausted and job.wants_input():
-                item = await anext(aiter_, _END) if aiter_ is not None else next(it, _END)  # type: ignore[arg-type]
-                if item is _END:
+                if aiter_ is None:
+                    block = list(islice(it, _BLOCK))  # type: ignore[arg-type]
+                else:
+                    block = []
+                    while len(block) < _BLOCK and (item := await anext(aiter_, _END)) is not _END:
+                        block.append(item)
+                job.admit(block)
+                read += len(block)
+                if len(block) < _BLOCK:
                     exhausted = True
                     job.journal.set_total(read)
-                else:
-                    job.admit(item)
-                    read += 1
             for work in job.next_sends():
                 call(work)
             for result in job.take_ready():
                 yield result
             if exhausted and job.idle():
                 return
-            if not ended:  # sleep until a call ends or a timer of the job is due
+            if not ended and not (commit is not None and commit.done()):
+                # sleep until a call ends, a commit is written or a timer of the job is due
                 wake[:] = [loop.create_future()]
                 timer = loop.call_later(job.wait_s(), woken)
                 await wake[0]
                 timer.cancel()
             batch, ended[:] = list(ended), []
-            tasks.difference_update(task for _, task in batch)
-            job.outcomes([(work, None if t.exception() else t.result(), t.exception())
-                          for work, t in batch])
+            for work, _, _ in batch:
+                del tasks[work]
+            job.outcomes(batch)
+            if commit is not None and commit.done():
+                done, commit = commit, None
+                job.end_commit(done.result())  # a JournalError ends the run here
+            if commit is None and job.commit_due():
+                if writer is None:
+                    job.flush()
+                else:
+                    commit = writer.submit(job.journal.finish, job.begin_commit())
+                    commit.add_done_callback(lambda _: loop.call_soon_threadsafe(woken))
             job.tick()
     finally:
-        for task in tasks:
+        for task in tasks.values():
             task.cancel()
+        _drain(job, writer, commit)
