@@ -10,11 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
+
+from holysheep._tables import render_table as _render_table
 
 from ._ledger import redact_url
 from ._model import TotalsRow
@@ -51,54 +52,8 @@ def render_table(
     left: int,
     use_rich: bool | None = None,
 ) -> str:
-    """A table as text: the first ``left`` columns left-aligned, the rest right-aligned.
-
-    ``use_rich`` None means: rich when it is installed and stdout is a terminal.
-    """
-    if use_rich is None:
-        use_rich = sys.stdout.isatty()
-    if use_rich:
-        try:
-            return _rich_table(title, head, body, footer, left)
-        except ImportError:
-            pass
-    rows = [list(head), *map(list, body), *([list(footer)] if footer else [])]
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-
-    def line(cells: Sequence[str]) -> str:
-        out = [
-            c.ljust(w) if i < left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "  ".join(out).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    lines = ([title] if title else []) + [line(head), rule, *(line(r) for r in body)]
-    if footer:
-        lines += [rule, line(footer)]
-    return "\n".join(lines)
-
-
-def _rich_table(
-    title: str | None,
-    head: Sequence[str],
-    body: Sequence[Sequence[str]],
-    footer: Sequence[str] | None,
-    left: int,
-) -> str:
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for i, name in enumerate(head):
-        table.add_column(name, justify="left" if i < left else "right", no_wrap=True)
-    for i, row in enumerate(body):
-        table.add_row(*row, end_section=footer is not None and i == len(body) - 1)
-    if footer:
-        table.add_row(*footer, style="bold")
-    console = Console(file=io.StringIO(), force_terminal=sys.stdout.isatty(), width=200)
-    console.print(table)
-    return console.file.getvalue().rstrip()  # type: ignore[attr-defined]
+    """A table as text (``holysheep._tables``): rich on a terminal when installed, else plain."""
+    return _render_table(title, head, body, footer, left, rich=use_rich)
 
 
 def report(
