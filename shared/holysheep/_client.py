@@ -55,6 +55,25 @@ def _timeout(call: _Call, limits: ReadLimits) -> httpx.Timeout:
         raise limit_error(exc) from None
 
 
+class _SetCookieOnly(httpx.Cookies):
+    """httpx's cookie store, which reads a response only when it sets a cookie.
+
+    httpx hands every response to ``http.cookiejar`` (~12 µs of urllib request and email header
+    objects), which finds nothing unless ``Set-Cookie``/``Set-Cookie2`` is there.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)
+
+
+def _skip_cookie_parsing_without_cookies(http: httpx.Client) -> None:
+    """Give a pool we built the store above (httpx keeps it in ``_cookies``; left as is if not)."""
+    if type(getattr(http, "_cookies", None)) is httpx.Cookies:
+        http._cookies = _SetCookieOnly(http.cookies)
+
+
 def _body_error(exc: BodyLimitError, response: httpx.Response) -> APIError:
     return limit_error(
         exc, status_code=response.status_code, request_id=response.headers.get("x-request-id")
@@ -134,6 +153,7 @@ class HolySheepClient(_ClientBase):
                 http = self._sync
                 if http is None:
                     http = self._sync = build_sync_client(self._max_connections)
+                    _skip_cookie_parsing_without_cookies(http)
                     # a client dropped without close() still releases its sockets
                     weakref.finalize(self, http.close)
         return http
