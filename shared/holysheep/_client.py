@@ -42,13 +42,36 @@ def _request(
     http: httpx.Client | httpx.AsyncClient, call: _Call, limits: ReadLimits
 ) -> httpx.Request:
     """The POST for ``call``, its timeout shortened to the deadline and idle limit."""
-    try:
-        timeout = bounded_timeout(call.timeout, limits)
-    except BodyLimitError as exc:  # no time left: nothing is sent
-        raise limit_error(exc) from None
     return http.build_request(
-        "POST", call.url, content=call.body, headers=call.headers, timeout=timeout
+        "POST", call.url, content=call.body, headers=call.headers, timeout=_timeout(call, limits)
     )
+
+
+def _timeout(call: _Call, limits: ReadLimits) -> httpx.Timeout:
+    """``call``'s timeout shortened to the deadline and idle limit (none left: nothing is sent)."""
+    try:
+        return bounded_timeout(call.timeout, limits)
+    except BodyLimitError as exc:
+        raise limit_error(exc) from None
+
+
+class _SetCookieOnly(httpx.Cookies):
+    """httpx's cookie store, which reads a response only when it sets a cookie.
+
+    httpx hands every response to ``http.cookiejar`` (~12 µs of urllib request and email header
+    objects), which finds nothing unless ``Set-Cookie``/``Set-Cookie2`` is there.
+    """
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)
+
+
+def _skip_cookie_parsing_without_cookies(http: httpx.Client) -> None:
+    """Give a pool we built the store above (httpx keeps it in ``_cookies``; left as is if not)."""
+    if type(getattr(http, "_cookies", None)) is httpx.Cookies:
+        http._cookies = _SetCookieOnly(http.cookies)
 
 
 def _body_error(exc: BodyLimitError, response: httpx.Response) -> APIError:
@@ -89,6 +112,7 @@ class HolySheepClient(_ClientBase):
         self._sync: httpx.Client | None = http_client
         self._own_sync = http_client is None  # only a pool we built is ours to close
         self._sync_lock = threading.Lock()
+        self._pool_headers: tuple[SecretHeaders, httpx.Client, SecretHeaders] | None = None
         self._async = AsyncClientPool(self._max_connections, http_async_client)
 
     def __enter__(self) -> HolySheepClient:
@@ -129,9 +153,34 @@ class HolySheepClient(_ClientBase):
                 http = self._sync
                 if http is None:
                     http = self._sync = build_sync_client(self._max_connections)
+                    _skip_cookie_parsing_without_cookies(http)
                     # a client dropped without close() still releases its sockets
                     weakref.finalize(self, http.close)
         return http
+
+    def _sync_request(self, http: httpx.Client, call: _Call, limits: ReadLimits) -> httpx.Request:
+        """The POST for ``call`` on the sync pool; on the pool we built (no auth, base URL or
+        params, no cookie received) it skips httpx's per-call merging of the pool's headers."""
+        if not self._own_sync or http.cookies.jar:
+            return _request(http, call, limits)
+        timeout = _timeout(call, limits)
+        return httpx.Request(
+            "POST",
+            call.url,
+            content=call.body,
+            headers=self._with_pool_headers(http, call.headers),
+            extensions={"timeout": timeout.as_dict()},
+        )
+
+    def _with_pool_headers(self, http: httpx.Client, headers: SecretHeaders) -> SecretHeaders:
+        """``headers`` over the pool's defaults, as ``build_request`` merges them; the merge of
+        the client's own headers (no per-call ``extra_headers``) is kept for the next call."""
+        cached = self._pool_headers
+        if cached is not None and cached[0] is headers and cached[1] is http:
+            return cached[2]
+        merged = SecretHeaders(dict(http.headers.items())).merged(headers)
+        self._pool_headers = (headers, http, merged)
+        return merged
 
     # ------------------------------------------------------------ sending (the twins)
 
@@ -141,7 +190,7 @@ class HolySheepClient(_ClientBase):
         attempts.append(None)
         limits = self._read_limits(call, deadline_at)
         http = self._http()
-        request = _request(http, call, limits)
+        request = self._sync_request(http, call, limits)
         with mapped_transport_errors(call.url):
             response = http.send(request, stream=True)
         attempts[-1] = response.headers.get("x-request-id")
@@ -196,7 +245,7 @@ class HolySheepClient(_ClientBase):
     def _send_stream(self, call: _Call, limits: ReadLimits) -> httpx.Response:
         """Send a stream request; returns only a 2xx event-stream response, still unread."""
         http = self._http()
-        request = _request(http, call, limits)
+        request = self._sync_request(http, call, limits)
         with mapped_transport_errors(call.url):
             response = http.send(request, stream=True)
         if response.status_code >= 400 or response.is_redirect or not is_event_stream(response):

@@ -139,7 +139,9 @@ def _clean_counts(data: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]
     invalid: list[str] = []
     clean = data
     for key, value in data.items():
-        if value is None:
+        if value is None or (value.__class__ is int and value >= 0):  # the usual: nothing to do
+            if value is not None and key in _DETAIL_FIELDS:
+                invalid.append(key)
             continue
         if key in _COUNT_FIELDS and not _is_count(value):
             invalid.append(key)
@@ -147,8 +149,15 @@ def _clean_counts(data: dict[str, Any]) -> tuple[dict[str, Any], tuple[str, ...]
             if not isinstance(value, dict):
                 invalid.append(key)
                 continue
-            bad = [k for k in _DETAIL_FIELDS[key] if value.get(k) is not None]
-            bad = [k for k in bad if not _is_count(value[k])]
+            fields = _DETAIL_FIELDS[key]
+            bad = [
+                k
+                for k, v in value.items()
+                if v is not None
+                and not (v.__class__ is int and v >= 0)
+                and k in fields
+                and not _is_count(v)
+            ]
             if bad:
                 clean = dict(clean) if clean is data else clean
                 clean[key] = {k: v for k, v in value.items() if k not in bad}

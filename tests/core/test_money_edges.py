@@ -412,3 +412,31 @@ def test_the_no_choices_error_pickles_with_its_usage(client, up) -> None:
         client.chat(model="gpt-4.1", messages=HELLO)
     again = pickle.loads(pickle.dumps(info.value))
     assert again.code == "no_choices" and again.usage == info.value.usage
+
+
+def test_wire_usage_drops_negative_and_boolean_counts_but_keeps_plain_ones() -> None:
+    from holysheep.wire import WireUsage
+
+    clean = WireUsage.model_validate({
+        "prompt_tokens": 7, "completion_tokens": 0, "total_tokens": 7,
+        "prompt_tokens_details": {"cached_tokens": 3, "audio_tokens": None},
+    })
+    assert clean.invalid_fields == ()
+    assert (clean.prompt_tokens, clean.prompt_tokens_details.cached_tokens) == (7, 3)
+    odd = WireUsage.model_validate({
+        "prompt_tokens": True,
+        "completion_tokens": 4,
+        "prompt_tokens_details": 9,  # a number where a breakdown belongs
+        "completion_tokens_details": {"reasoning_tokens": -2, "audio_tokens": False,
+                                      "accepted_prediction_tokens": 1},
+    })
+    assert odd.prompt_tokens is None and odd.completion_tokens == 4
+    assert odd.prompt_tokens_details is None
+    assert odd.completion_tokens_details.reasoning_tokens is None
+    assert odd.completion_tokens_details.accepted_prediction_tokens == 1
+    assert set(odd.invalid_fields) == {
+        "prompt_tokens",
+        "prompt_tokens_details",
+        "completion_tokens_details.reasoning_tokens",
+        "completion_tokens_details.audio_tokens",
+    }
