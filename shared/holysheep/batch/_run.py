@@ -1,4 +1,4 @@
-"""The two drivers of a bulk job: threads over ``client.chat``, tasks over ``client.achat``.
+"""The two drivers of a bulk job: threads over ``client.chat``, worker tasks over ``client.achat``.
 
 Each is a short loop over ``Job`` (which holds every rule): read input in blocks while there is
 room, start what the job allows, hand out what is ready, wait for a call to end, a commit or a
