@@ -70,3 +70,18 @@ def test_files_are_read_one_line_at_a_time(tmp_path: Path) -> None:
     first = next(reader)  # a generator: nothing past the first line is parsed yet
     assert first.custom_id == "0" and first.body["model"] == "gpt-4.1" and first.seq == 0
     assert [r.custom_id for r in reader] == ["1", "2"]
+
+
+def test_a_journal_record_keeps_a_task_name_with_a_lone_surrogate() -> None:
+    """The fast (Rust) record encoder refuses lone surrogates: the record still round-trips."""
+    from holysheep.batch._records import decode_ok, encode_ok
+    from holysheep.calls import Attribution, CallInfo
+    from holysheep.wire import ChatCompletion
+
+    completion = ChatCompletion.model_validate({"id": "c1", "choices": []})
+    info = CallInfo(id="a", requested_model="m", model="m", usage=None, cost=None,
+                    attribution=Attribution(task="t\udc80é"), latency_s=0.0, attempts=1,
+                    streamed=False)
+    again, again_info = decode_ok(encode_ok(completion, info))
+    assert again.id == "c1"
+    assert again_info is not None and again_info.attribution.task == "t\udc80é"

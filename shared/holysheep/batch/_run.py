@@ -1,4 +1,4 @@
-"""The two drivers of a bulk job: threads over ``client.chat``, tasks over ``client.achat``.
+"""The two drivers of a bulk job: threads over ``client.chat``, worker tasks over ``client.achat``.
 
 Each is a short loop over ``Job`` (which holds every rule): read input in blocks while there is
 room, start what the job allows, hand out what is ready, wait for a call to end, a commit or a
@@ -130,37 +130,49 @@ def run(job: Job, source: Iterable[Any]) -> Iterator[BatchResult]:
 
 
 async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[BatchResult]:
-    """Run ``job`` with a task per call in flight (``client.achat``)."""
+    """Run ``job`` on long-lived worker tasks over ``client.achat`` (one per call slot in use)."""
     aiter_ = source.__aiter__() if isinstance(source, AsyncIterable) else None
     it = None if aiter_ is not None else iter(source)  # type: ignore[arg-type]
     loop = asyncio.get_running_loop()
     ended: list[tuple[Work, Any, BaseException | None]] = []
-    tasks: dict[Work, asyncio.Task[None]] = {}
+    workers: list[asyncio.Task[None]] = []
+    idle: list[asyncio.Future[Work | None]] = []  # a worker waiting for its next call, each
     wake: list[asyncio.Future[None]] = []
     read, exhausted = 0, False
     writer = _writer(job)
     commit: Future[list[str | None]] | None = None
+    achat, call_of = job.client.achat, job.call
 
     def woken(_: object = None) -> None:
         if wake and not wake[0].done():
             wake[0].set_result(None)
 
-    async def one(work: Work, body: dict[str, Any], options: dict[str, Any]) -> None:
-        # the outcome is reported from inside the task: no done-callback pass per call
-        try:
-            completion = await job.client.achat(body, **options)
-        except BaseException as exc:  # every failure is the request's own result
-            ended.append((work, None, exc))
-            woken()
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-        else:
-            ended.append((work, completion, None))
-            woken()
+    async def worker(work: Work | None) -> None:
+        # a task per slot, not per call: it reports each outcome itself, then waits for the
+        # next call the loop hands it (no task, no done-callback pass per call)
+        while work is not None:
+            body, options = call_of(work)
+            try:
+                completion = await achat(body, **options)
+            except BaseException as exc:  # every failure is the request's own result
+                ended.append((work, None, exc))
+                woken()
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+            else:
+                ended.append((work, completion, None))
+                woken()
+            nxt: asyncio.Future[Work | None] = loop.create_future()
+            idle.append(nxt)
+            work = await nxt
 
     def call(work: Work) -> None:
-        body, options = job.call(work)
-        tasks[work] = loop.create_task(one(work, body, options))
+        while idle:
+            nxt = idle.pop()
+            if not nxt.done():
+                nxt.set_result(work)
+                return
+        workers.append(loop.create_task(worker(work)))
 
     try:
         while True:
@@ -189,8 +201,6 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
                 await wake[0]
                 timer.cancel()
             batch, ended[:] = list(ended), []
-            for work, _, _ in batch:
-                del tasks[work]
             job.outcomes(batch)
             if commit is not None and commit.done():
                 done, commit = commit, None
@@ -203,6 +213,6 @@ async def arun(job: Job, source: Iterable[Any] | AsyncIterable[Any]) -> AsyncIte
                     commit.add_done_callback(lambda _: loop.call_soon_threadsafe(woken))
             job.tick()
     finally:
-        for task in tasks.values():
+        for task in workers:
             task.cancel()
         _drain(job, writer, commit)
