@@ -84,10 +84,15 @@ def setup(doc: str, json_name: str, quick: dict[str, int], full: dict[str, int],
 @contextmanager
 def loopback_server(chunks: int) -> Iterator[str]:
     """Start ``_server.py`` in its own process; yield its ``/v1`` base URL; stop it after."""
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "_server.py"), "--port", "0", "--chunks", str(chunks)],
-        stdout=subprocess.PIPE, text=True,
-    )
+    argv = [str(HERE / "_server.py"), "--port", "0", "--chunks", str(chunks)]
+    with server_process(argv) as base_url:
+        yield base_url
+
+
+@contextmanager
+def server_process(argv: list[str]) -> Iterator[str]:
+    """Run ``python *argv`` (a server that prints ``PORT n`` first); yield its ``/v1`` URL."""
+    proc = subprocess.Popen([sys.executable, *argv], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()

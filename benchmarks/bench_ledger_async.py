@@ -23,8 +23,6 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -69,18 +67,8 @@ _server.main()
 @contextlib.contextmanager
 def unique_server() -> Iterator[str]:
     """``_server.py`` answering every chat call with a new id; yields its base URL."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, str(harness.HERE)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError(f"the benchmark server did not start: {line!r}")
-        yield f"http://127.0.0.1:{int(line.split()[1])}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with harness.server_process(["-c", _SERVER, str(harness.HERE)]) as base_url:
+        yield base_url
 
 
 def ledgers(

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from holysheep.routing import TASK_LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "routing" / "corpus"
@@ -44,18 +45,7 @@ MIN_COUNT = 2
 TARGET_PRECISION = 0.95
 
 
-LABELS = (
-    "summarization",
-    "classification",
-    "extraction",
-    "conversational",
-    "translation",
-    "qa",
-    "code-generation",
-    "reasoning",
-    "safety-review",
-    "analysis",
-)
+LABELS = TASK_LABELS  # the package's own labels, in its order: never a second copy
 
 
 def load_corpus() -> list[dict[str, Any]]:
