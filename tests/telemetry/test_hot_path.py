@@ -19,6 +19,7 @@ from opentelemetry.trace import NoOpTracerProvider, SpanKind
 
 from ..conftest import FAKE_KEY
 from .conftest import FAST, Telemetry, chat, stream
+from .test_switch import run_python
 
 
 def test_a_span_the_user_started_is_the_parent_and_current_again_after(
@@ -169,3 +170,46 @@ def test_a_no_op_meter_still_gets_whole_spans(
     assert a["holysheep.task"] == "qa" and a["holysheep.attempts"] == 2
     assert [e.name for e in span.events] == ["holysheep.retry"]
     assert otel.points("gen_ai.client.operation.duration") == []
+
+
+def test_calls_before_the_application_sets_its_providers_cost_nothing_and_later_ones_count(
+) -> None:
+    """Instrumented with the global providers while they are still the API's placeholders:
+    calls are neither traced nor measured (nothing to send them to), and once the application
+    sets its providers the next call is traced and measured in full."""
+    got = run_python("""
+    import json
+    import holysheep
+    from holysheep import _telemetry
+    from holysheep.testing import RelayEmulator
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    holysheep.instrument()
+    hello = [{"role": "user", "content": "hi"}]
+    with RelayEmulator() as relay, holysheep.HolySheepClient(
+            api_key="k-123456789", base_url=relay.base_url) as c:
+        c.chat(model="gpt-4.1", messages=hello, task="early")
+        with c.stream(model="gpt-4.1", messages=hello, task="early") as s:
+            list(s)
+        idle = _telemetry.start(c._prepare(None, {"model": "gpt-4.1", "messages": hello},
+                                           stream=False)) is None
+        exporter, reader = InMemorySpanExporter(), InMemoryMetricReader()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        trace.set_tracer_provider(provider)
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+        reply = c.chat(model="gpt-4.1", messages=hello, task="late")
+    costs = {p.attributes["holysheep.task"]: p.value
+             for rm in reader.get_metrics_data().resource_metrics for sm in rm.scope_metrics
+             for m in sm.metrics if m.name == "holysheep.cost" for p in m.data.data_points}
+    print(json.dumps({"idle": idle, "spans": [s.attributes["holysheep.task"]
+                                              for s in exporter.get_finished_spans()],
+                      "costs": costs, "late": float(reply.call_info.cost.total_usd)}))
+    """)
+    assert got["idle"] is True
+    assert got["spans"] == ["late"]
+    assert got["costs"] == {"late": pytest.approx(got["late"])}
