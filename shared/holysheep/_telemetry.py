@@ -57,7 +57,8 @@ current: ContextVar[Any] = ContextVar("holysheep_telemetry_call", default=None)
 
 
 def start(call: _Call) -> Any:
-    """A call begins: its span opens (``None`` and nothing else when telemetry is off)."""
+    """A call begins: its span opens (``None`` and nothing else when telemetry is off, or when
+    both the tracer and the meter provider are no-ops)."""
     recorder = _recorder
     if recorder is None:
         return None
