@@ -124,6 +124,8 @@ class LeaseBook:
         self._sweeper: threading.Timer | None = None
         self._closed = False
         self._pid = os.getpid()
+        self.served = 0
+        """Calls served as shares of a lease so far (diagnostics and tests)."""
         ref = weakref.ref(self)
         if hasattr(os, "register_at_fork"):  # a child must never spend its parent's leases
             os.register_at_fork(after_in_child=lambda: (book := ref()) and book._forget())
@@ -151,6 +153,7 @@ class LeaseBook:
                     share = f"{lease.id}.{lease.counter:x}"
                     lease.shares.add(share)
                     lease.last_used = time.monotonic()
+                    self.served += 1
                     return Reservation(share, reservation.model, reservation.amount_usd,
                                        reservation.attribution, lease.expires_at)
         return None
@@ -203,6 +206,16 @@ class LeaseBook:
             self._arm()
 
     # ------------------------------------------------------------ giving back
+
+    def due(self, keys: list[Key]) -> list[tuple[str, int]]:
+        """Before asking the store for ``keys``: retire their leases (none could serve the
+        calls) and hand over everything due back, to give back in that same transaction."""
+        with self._lock:
+            for key in keys:
+                for lease in self._by_key.pop(key, ()):
+                    self._retire(lease)
+            returns, self._returns = self._returns, {}
+        return [(lease_id, nano) for lease_id, nano in returns.items() if nano > 0]
 
     def drop_all(self) -> None:
         """Stop serving every lease (budgets changed, or closing); their headroom goes back."""

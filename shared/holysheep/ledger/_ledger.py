@@ -604,7 +604,9 @@ class CostLedger:
                 groups.setdefault(key, []).append(i)
         if not groups:
             return out
-        items: list[tuple[str, Reservation, int, int]] = []
+        items: list[tuple[str, Any, int, int]] = [
+            ("G", lease_id, nano, 0) for lease_id, nano in leases.due([k for k in groups if k])
+        ]
         asks: list[tuple[Reservation | None, tuple[Budget, ...], list[int]]] = []
         expires = now + self.reservation_ttl_s + leases.max_age_s
         for key, at in groups.items():
@@ -621,7 +623,7 @@ class CostLedger:
             items.append(("L", ask, sum(nanos), max(nanos)))
             items += [("m", m, 0, 0) for m in members]
         outcomes = self._backend.reserve_leased(items, now)  # type: ignore[attr-defined]
-        pos = 0
+        pos = sum(1 for item in items if item[0] == "G")
         for ask, key, at in asks:
             grant = 0
             if ask is not None:

@@ -225,14 +225,17 @@ class RedisBackend:
         args = [repr(now), window("day", now), window("month", now),
                 str(LEASE_SHARE), str(LEASE_CALLS), str(LEASE_FLOOR)]
         for kind, reservation, need, unit in items:
+            if kind == "G":  # a lease given back: its id and nano-dollars
+                args += ["G", reservation, str(need), "", "", "", "", "", "0"]
+                continue
             att = reservation.attribution
             nano = need if kind == "L" else to_nano(reservation.amount_usd, up=True)
             args += [kind, reservation.id, str(nano), repr(reservation.expires_at),
                      att.user or "", att.app or "", att.task or "", reservation.model, str(unit)]
         keys = [self._k_budgets, self._k_spent, self._k_holds]
         [replies] = self._pipelined(self._reserve_leased, RESERVE_LEASED, [(keys, args)])
-        return [int(reply[1]) if reply[0] == "lease" else self._reserve_outcome(reply)
-                for reply in replies]
+        return [None if reply[0] == "given" else int(reply[1]) if reply[0] == "lease"
+                else self._reserve_outcome(reply) for reply in replies]
 
     @_translated
     def give_back(self, lease_id: str, nano: int) -> None:

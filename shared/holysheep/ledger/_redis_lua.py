@@ -200,7 +200,8 @@ return out
 RESERVE_LEASED = (
     _COMMON
     + """
--- Holds and leases judged in order (see SQLiteBackend.reserve_leased): kind 'h' a hold as
+-- Holds and leases judged in order (see SQLiteBackend.reserve_leased): kind 'G' a lease given
+-- back (first in the batch); 'h' a hold as
 -- RESERVE judges it; 'L' a lease for the 'm' items after it (reply {'lease', nano}, then each
 -- member {'held'}), or {'lease', '0'} and each member judged as a hold.
 -- KEYS: budgets, spent, holds
@@ -257,7 +258,10 @@ for r = 0, n - 1 do
     if applies(b, user, app, task, model, model) then applicable[#applicable + 1] = b end
   end
   local stored = nil
-  if kind == 'L' then
+  if kind == 'G' then
+    drop_hold(KEYS[3], id .. '.', ARGV[at + 2])
+    out[r + 1] = {'given'}
+  elseif kind == 'L' then
     local grant = 0
     if #applicable > 0 then
       standing(applicable)

@@ -73,7 +73,7 @@ _INSERT_HOLDS = (
 _INSERT_HOLD = _INSERT_HOLDS + "(?, ?, ?, ?, ?, ?, ?, ?)"
 _MAX_PARAMS = 999
 """SQL parameters per statement: SQLite's smallest compiled-in limit (newer builds allow more)."""
-LeaseItem = tuple[str, Reservation, int, int]
+LeaseItem = tuple[str, Any, int, int]
 """One step of ``reserve_leased``: kind (``h`` hold, ``L`` lease, ``m`` lease member),
 reservation, and for a lease the nano-dollars its members need and the largest of them."""
 F = TypeVar("F", bound=Callable[..., Any])
@@ -350,6 +350,7 @@ class SQLiteBackend:
         """Holds and leases judged in order, in one transaction (``_lease`` has the rules).
 
         ``items``: ``("h", reservation, 0, 0)`` a hold, as ``reserve`` judges it;
+        ``("G", lease_id, nano, 0)`` headroom given back from a lease (these come first);
         ``("L", lease, need_nano, unit_nano)`` a lease (its id, facets and expiry) asked for
         the ``("m", reservation, 0, 0)`` items after it: its outcome is the nano-dollars leased,
         and those members are then covered (``True``), or 0 and each member is judged as a hold.
@@ -375,6 +376,10 @@ class SQLiteBackend:
             rows = []
             covered = False
             for kind, reservation, need, unit in items:
+                if kind == "G":  # a lease given back (first in the batch, before any read)
+                    give_back_sql(conn, reservation, need)  # type: ignore[arg-type]
+                    out.append(None)
+                    continue
                 facets = Facets.of_reservation(reservation)
                 applicable = facets.applicable(budgets)
                 if kind == "L":
