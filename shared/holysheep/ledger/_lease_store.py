@@ -40,10 +40,14 @@ def drop_holds(conn: sqlite3.Connection, holds: Sequence[tuple[str, int]]) -> No
     for start in range(0, len(plain), 500):
         part = plain[start : start + 500]
         conn.execute(f"DELETE FROM reservations WHERE id IN ({', '.join('?' * len(part))})", part)
-    shares = [(nano, lease_of(hold)) for hold, nano in holds if is_lease(hold)]
-    if shares:
-        conn.executemany(_LOWER, shares)
-        conn.executemany(_GONE, sorted({(lease,) for _n, lease in shares}))
+    spent: dict[str, int] = {}  # one update per lease, not per call
+    for hold, nano in holds:
+        if is_lease(hold):
+            lease = lease_of(hold)
+            spent[lease] = spent.get(lease, 0) + nano
+    if spent:
+        conn.executemany(_LOWER, [(nano, lease) for lease, nano in spent.items()])
+        conn.executemany(_GONE, [(lease,) for lease in spent])
 
 
 def give_back_sql(conn: sqlite3.Connection, lease_id: str, nano: int) -> None:

@@ -165,7 +165,10 @@ class CostLedger:
             budget_cache_s: How long this process trusts its copy of the budget list to skip
                 the reservation round trip of calls no budget applies to: a budget another
                 process sets binds this one's calls at most this many seconds later (one set
-                here binds at once). 0 reads the budgets before every call.
+                here binds at once). 0 reads the budgets before every call. Also how long a
+                budget lease (SQLite, Redis: headroom held in the store for several calls and
+                spent here without a round trip) may serve calls after another process changed
+                or removed its budget; 0 turns leases off.
 
         Raises:
             ConfigurationError: an unknown URL, or a SQLite path that is a folder.
@@ -387,7 +390,9 @@ class CostLedger:
         """Spent, reserved and remaining per budget in its current window.
 
         With neither argument, every budget; otherwise those a call with this attribution (and
-        model) would count against.
+        model) would count against. "Reserved" is what live holds add up to: calls in flight
+        (their estimates) and other processes' budget leases; this process's unused leases are
+        given back first, so they are not counted.
         """
         self.flush()  # spent as committed, not still held by calls queued for the writer
         self._drop_leases(now=True)  # "reserved": calls in flight, not this process's leases
@@ -404,7 +409,8 @@ class CostLedger:
     def remaining_usd(self, attribution: Attribution, model: str | None = None) -> Decimal | None:
         """The tightest remaining budget for such a call; ``None`` when no budget applies.
 
-        Calls still queued for the writer count as held (their estimate), never as free.
+        Calls still queued for the writer count as held (their estimate), never as free, and
+        so does the unused part of this process's budget leases (it is not given back here).
         """
         status = self._status(attribution or _NO_ATTRIBUTION, model)
         return min((s.remaining_usd for s in status), default=None)
