@@ -12,6 +12,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +22,13 @@ from holysheep import HolySheepClient
 from holysheep.calls import Attribution
 from holysheep.errors import BudgetExceededError
 from holysheep.ledger import CostLedger
-from holysheep.ledger._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_MAX_AGE_S, is_lease
+from holysheep.ledger._lease import (
+    LEASE_CALLS,
+    LEASE_FLOOR,
+    LEASE_MAX_AGE_S,
+    LEASE_SHARE,
+    is_lease,
+)
 from holysheep.testing import RelayEmulator
 from holysheep.usage import Usage
 
@@ -204,3 +212,57 @@ def test_processes_race_a_budget_crossed_mid_run(
     served = [s["served"] for s in stats]
     assert sum(n > 0 for n in served) >= 2, served  # ... by processes spending leases
     assert status.reserved_usd == 0
+
+
+def test_an_idle_lease_goes_back_to_the_store(url: str) -> None:
+    """Another process near the limit is refused for this one's unused lease only while this
+    one is using it: idle for a moment, it is given back."""
+    with CostLedger(url, catalog=CATALOG) as mine, CostLedger(url, catalog=CATALOG) as other:
+        mine.set_budget("1", scope="user", key="alice", period="day")
+        mine.settle(mine.reserve("gpt-4.1", ESTIMATE, ALICE), call(user="alice"))
+        mine.flush()
+        spent = usd(call())
+        rest = Decimal(1) - spent
+        other._leases = None
+        with pytest.raises(BudgetExceededError) as refused:
+            other.reserve("gpt-4.1", rest, ALICE)
+        assert refused.value.reserved_usd == Decimal(1) / LEASE_SHARE - spent  # the lease, spent
+        assert _eventually(lambda: _fits(other, rest))  # the sweeper runs every half second
+
+
+def _fits(ledger: CostLedger, amount: Decimal) -> bool:
+    try:
+        ledger.release(ledger.reserve("gpt-4.1", amount, ALICE))
+    except BudgetExceededError:
+        return False
+    return True
+
+
+def _eventually(check: Callable[[], bool], within_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+def test_a_forked_child_never_spends_its_parents_lease(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with CostLedger(url, catalog=CATALOG) as ledger:
+        ledger.set_budget("100", scope="user", key="alice", period="day")
+        parent = ledger.reserve("gpt-4.1", ESTIMATE, ALICE).id.partition(".")[0]
+        ctx = multiprocessing.get_context("fork")
+        results = ctx.Queue()
+        child = ctx.Process(target=_child_reserves, args=(ledger, results))
+        child.start()
+        try:
+            child_lease = results.get(timeout=120)
+        finally:
+            child.join(timeout=60)
+        assert is_lease(child_lease) and child_lease.partition(".")[0] != parent
+
+
+def _child_reserves(ledger: CostLedger, results: multiprocessing.Queue) -> None:
+    results.put(ledger.reserve("gpt-4.1", ESTIMATE, ALICE).id)
