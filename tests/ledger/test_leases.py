@@ -266,3 +266,22 @@ def test_a_forked_child_never_spends_its_parents_lease(tmp_path: Path) -> None:
 
 def _child_reserves(ledger: CostLedger, results: multiprocessing.Queue) -> None:
     results.put(ledger.reserve("gpt-4.1", ESTIMATE, ALICE).id)
+
+
+def test_a_budget_lowered_elsewhere_stops_this_process_leases(url: str) -> None:
+    """Another process lowers the limit: once this one's budget view is refreshed, its lease
+    serves nothing more and the store judges each call against the new limit."""
+    with CostLedger(url, catalog=CATALOG, budget_cache_s=0.05) as mine, \
+            CostLedger(url, catalog=CATALOG) as other:
+        mine.set_budget("100", scope="user", key="alice", period="day")
+        mine.release(mine.reserve("gpt-4.1", ESTIMATE, ALICE))  # a lease of $0.32, unused
+        other.set_budget("0.005", scope="user", key="alice", period="day")  # < one call
+
+        def refused() -> bool:
+            return not _fits(mine, ESTIMATE)
+
+        assert _eventually(refused)
+        before = mine._leases.served  # type: ignore[union-attr]
+        with pytest.raises(BudgetExceededError):
+            mine.reserve("gpt-4.1", ESTIMATE, ALICE)
+        assert mine._leases.served == before  # type: ignore[union-attr]
