@@ -9,6 +9,7 @@ loads neither ``sqlite3`` nor ``redis``.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -18,6 +19,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -441,8 +443,9 @@ class CostLedger:
         if now:
             leases.sweep()  # the give-backs queued on the writer thread are done after this:
             recorder = self._recorder
-            if recorder is not None:
-                recorder.call(lambda: None).result(_CLOSE_WAIT_S)
+            if recorder is not None:  # a writer stuck that long: read with the leases counted
+                with contextlib.suppress(TimeoutError, FutureTimeout):
+                    recorder.call(lambda: None).result(_CLOSE_WAIT_S)
 
     # ------------------------------------------------------------ calls
 
