@@ -72,16 +72,21 @@ def unique_server() -> Iterator[str]:
 
 
 def ledgers(
-    tmp: Path, redis: str | None, cleanups: list[Callable[[], None]]
+    tmp: Path, redis: str | None, cleanups: list[Callable[[], None]], no_lease: bool = False
 ) -> dict[str, Callable[[], Any]]:
     """Ledger factories by case name (``None``: no ledger); Redis cleanups go to ``cleanups``."""
     from holysheep.ledger import CostLedger
 
-    def budgeted(url: str) -> Callable[[], Any]:
+    def budgeted(url: str, lease: bool = True) -> Callable[[], Any]:
         def make() -> Any:
             ledger = CostLedger(url)
             for user in USERS:
                 ledger.set_budget("1000000", scope="user", key=user, period="day")
+            if not lease:  # one hold per call, as before budget leases
+                ledger._close_local()
+                ledger._leases = None
+                ledger._open_local()
+                ledger._leases = None
             return ledger
 
         return make
@@ -92,12 +97,18 @@ def ledgers(
         "sqlite": lambda: CostLedger(f"sqlite:///{tmp / 'plain.db'}"),
         "sqlite+budgets": budgeted(f"sqlite:///{tmp / 'budgets.db'}"),
     }
+    if no_lease:
+        cases["sqlite+budgets-nolease"] = budgeted(f"sqlite:///{tmp / 'nolease.db'}", False)
     if redis:
         plain, drop = redis_url(redis)
         with_budgets, drop_budgets = redis_url(redis)
         cleanups += [drop, drop_budgets]
         cases["redis"] = lambda: CostLedger(plain)
         cases["redis+budgets"] = budgeted(with_budgets)
+        if no_lease:
+            without, drop_without = redis_url(redis)
+            cleanups.append(drop_without)
+            cases["redis+budgets-nolease"] = budgeted(without, False)
     return cases
 
 
@@ -208,7 +219,7 @@ def table(
     base_cpu = sync_best.get("none", float("nan"))
     rows = []
     lines = [
-        f"{'ledger':16} {'async calls/s':>14} {'vs none':>8} {'async CPU µs':>13} "
+        f"{'ledger':22} {'async calls/s':>14} {'vs none':>8} {'async CPU µs':>13} "
         f"{'sync CPU µs':>12} {'sync added µs':>14}  target"
     ]
     for name in dict.fromkeys([*async_best, *sync_best]):
@@ -218,7 +229,7 @@ def table(
         target = TARGETS.get(name.split("+")[0])
         verdict = "" if target is None else f">= {target:.2f} {'ok' if share >= target else 'MISS'}"
         lines.append(
-            f"{name:16} {rate:>14.0f} {share:>7.2f}x {acpu:>13.0f} {scpu:>12.0f} "
+            f"{name:22} {rate:>14.0f} {share:>7.2f}x {acpu:>13.0f} {scpu:>12.0f} "
             f"{scpu - base_cpu:>14.0f}  {verdict}"
         )
         rows.append({"ledger": name, "async_rate": rate, "async_vs_none": share,
@@ -235,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="500 calls, one round")
     parser.add_argument("--skip", action="append", default=[], choices=("sync", "async"))
+    parser.add_argument("--no-lease", action="store_true",
+                        help="also run the budget cases with one hold per call (no leases)")
     parser.add_argument(
         "--redis", default=os.environ.get("HOLYSHEEP_TEST_REDIS"), help="a Redis URL to include"
     )
@@ -248,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     sync_best: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp, unique_server() as base_url:
         cleanups: list[Callable[[], None]] = []
-        cases = ledgers(Path(tmp), args.redis, cleanups)
+        cases = ledgers(Path(tmp), args.redis, cleanups, args.no_lease)
         try:
             if "async" not in args.skip:
                 found = asyncio.run(measure_async(base_url, cases, args))

@@ -39,7 +39,8 @@ class HoldBatcher:
         self._local = threading.local()  # one open batch per thread (its running loop)
 
     def hold(self, reservation: Reservation) -> asyncio.Future[Any]:
-        """The store's outcome for ``reservation`` (``True``, ``False`` or a ``Refusal``)."""
+        """The store's outcome for ``reservation`` (``True``, ``False``, a ``Refusal``, or the
+        reservation as a share of a lease taken for it)."""
         loop = asyncio.get_running_loop()
         pending: Pending | None = getattr(self._local, "pending", None)
         if pending is None or getattr(self._local, "loop", None) is not loop:
@@ -76,6 +77,8 @@ class HoldBatcher:
             if waiter.cancelled():
                 if outcome is True:
                     self._release(reservation)
+                elif isinstance(outcome, Reservation):  # a share of a lease taken for it
+                    self._release(outcome)
             elif exc is not None:
                 waiter.set_exception(exc)
             else:

@@ -9,6 +9,7 @@ loads neither ``sqlite3`` nor ``redis``.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -18,6 +19,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -29,9 +31,11 @@ from holysheep.errors import ConfigurationError, LedgerError
 
 from ._aggregate import build_query
 from ._backend import Facets, LedgerBackend
-from ._budgets import exceeded_error, unpriced_error
+from ._budgets import exceeded_error, to_nano, unpriced_error
 from ._holdbatch import HoldBatcher
 from ._journal import Journal
+from ._lease import LEASE_PREFIX, LeaseBook, is_lease
+from ._lease_store import spend_nano
 from ._model import PERIODS, SCOPES, Budget, BudgetStatus, LedgerEntry, Reservation, TotalsRow
 from ._recorder import Recorder
 from ._spool import Spool, default_spool_dir, keep
@@ -163,7 +167,10 @@ class CostLedger:
             budget_cache_s: How long this process trusts its copy of the budget list to skip
                 the reservation round trip of calls no budget applies to: a budget another
                 process sets binds this one's calls at most this many seconds later (one set
-                here binds at once). 0 reads the budgets before every call.
+                here binds at once). 0 reads the budgets before every call. Also how long a
+                budget lease (SQLite, Redis: headroom held in the store for several calls and
+                spent here without a round trip) may serve calls after another process changed
+                or removed its budget; 0 turns leases off.
 
         Raises:
             ConfigurationError: an unknown URL, or a SQLite path that is a folder.
@@ -190,6 +197,7 @@ class CostLedger:
         self._spool = self._open_spool()
         self._recorder: Recorder | None = None
         self._batcher: HoldBatcher | None = None
+        self._leases: LeaseBook | None = None
         commit_many = getattr(self._backend, "commit_many", None)
         if self._spool is None or commit_many is None or not Journal.available:
             return  # memory (nothing to wait for), a custom backend, or no flock: one by one
@@ -203,6 +211,22 @@ class CostLedger:
         )
         self._exit_hook = functools.partial(_finish_at_exit, weakref.ref(self))
         atexit.register(self._exit_hook)
+        if hasattr(self._backend, "reserve_leased") and self._budget_cache_s > 0:
+            self._leases = LeaseBook(self._give_back)
+
+    def _give_back(self, lease_id: str, nano: int) -> None:
+        """Lower a stored lease: on the writer thread while there is one, else right here."""
+        recorder = self._recorder
+        if recorder is None:
+            self._backend.give_back(lease_id, nano)  # type: ignore[attr-defined]
+        else:
+            recorder.call(self._quiet_give_back, lease_id, nano)
+
+    def _quiet_give_back(self, lease_id: str, nano: int) -> None:
+        try:
+            self._backend.give_back(lease_id, nano)  # type: ignore[attr-defined]
+        except LedgerError as exc:  # the lease expires on its own
+            logger.warning("holysheep: could not give back a budget lease (%s)", exc)
 
     def _open_spool(self) -> Spool | None:
         """The spool of this ledger (none for ``memory``, which cannot fail)."""
@@ -260,6 +284,9 @@ class CostLedger:
         if recorder is not None:
             recorder.close(_CLOSE_WAIT_S)
             atexit.unregister(self._exit_hook)
+        leases, self._leases = getattr(self, "_leases", None), None
+        if leases is not None:  # unused headroom back to the store (no writer now: directly)
+            leases.close()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every call settled so far is committed (or spooled); False on timeout.
@@ -328,6 +355,7 @@ class CostLedger:
         budget = self._budget(limit_usd, scope, key, period)
         self.flush()  # the window's spending is recomputed from entries: include the queued
         self._budget_view = None
+        self._drop_leases()
         self._backend.put_budget(budget, self._clock(), self.canonical_model)
         self._budget_view = None
         return budget
@@ -337,6 +365,7 @@ class CostLedger:
     ) -> bool:
         """Remove a budget; False when there was none."""
         self._budget_view = None
+        self._drop_leases()
         return self._backend.delete_budget(self._budget(0, scope, key, period).id)
 
     def _budget(self, limit: Any, scope: str, key: str | None, period: str) -> Budget:
@@ -363,9 +392,12 @@ class CostLedger:
         """Spent, reserved and remaining per budget in its current window.
 
         With neither argument, every budget; otherwise those a call with this attribution (and
-        model) would count against.
+        model) would count against. "Reserved" is what live holds add up to: calls in flight
+        (their estimates) and other processes' budget leases; this process's unused leases are
+        given back first, so they are not counted.
         """
         self.flush()  # spent as committed, not still held by calls queued for the writer
+        self._drop_leases(now=True)  # "reserved": calls in flight, not this process's leases
         return self._status(attribution, model)
 
     def _status(self, attribution: Attribution | None, model: str | None) -> list[BudgetStatus]:
@@ -379,7 +411,8 @@ class CostLedger:
     def remaining_usd(self, attribution: Attribution, model: str | None = None) -> Decimal | None:
         """The tightest remaining budget for such a call; ``None`` when no budget applies.
 
-        Calls still queued for the writer count as held (their estimate), never as free.
+        Calls still queued for the writer count as held (their estimate), never as free, and
+        so does the unused part of this process's budget leases (it is not given back here).
         """
         status = self._status(attribution or _NO_ATTRIBUTION, model)
         return min((s.remaining_usd for s in status), default=None)
@@ -394,8 +427,25 @@ class CostLedger:
     def _read_budgets(self) -> list[Budget]:
         """Read the budget list from the store and keep it for ``budget_cache_s``."""
         budgets = self._backend.budgets()
-        self._budget_view = (time.monotonic() + self._budget_cache_s, budgets)
+        old, self._budget_view = self._budget_view, (time.monotonic() + self._budget_cache_s,
+                                                     budgets)
+        if old is not None and old[1] != budgets:  # a budget changed elsewhere: leases go
+            self._drop_leases()
         return budgets
+
+    def _drop_leases(self, *, now: bool = False) -> None:
+        """Stop serving calls from leases and give their headroom back (``now``: before
+        returning, so a read that follows does not count it)."""
+        leases = self._leases
+        if leases is None:
+            return
+        leases.drop_all()
+        if now:
+            leases.sweep()  # the give-backs queued on the writer thread are done after this:
+            recorder = self._recorder
+            if recorder is not None:  # a writer stuck that long: read with the leases counted
+                with contextlib.suppress(TimeoutError, FutureTimeout):
+                    recorder.call(lambda: None).result(_CLOSE_WAIT_S)
 
     # ------------------------------------------------------------ calls
 
@@ -447,10 +497,17 @@ class CostLedger:
             budgets = self._read_budgets()
         if not budgets:
             return None
-        reservation = self._reservation(model, estimated_usd, attribution, budgets)
-        if reservation is None:
+        found = self._reservation(model, estimated_usd, attribution, budgets)
+        if found is None:
             return None
-        return self._reserved(reservation, self._store_hold(reservation))
+        reservation, key = found
+        leases = self._leases
+        if leases is None:
+            return self._reserved(reservation, self._store_hold(reservation))
+        served = leases.serve(key, reservation, reservation.expires_at - self.reservation_ttl_s)
+        if served is not None:  # a share of a lease: no store round trip
+            return served
+        return self._reserved(reservation, self._store_holds([reservation])[0])
 
     async def _ahold(
         self, model: str, estimated_usd: Any, attribution: Attribution | None
@@ -461,9 +518,16 @@ class CostLedger:
             budgets = await self._off_loop(self._read_budgets)
         if not budgets:
             return None
-        reservation = self._reservation(model, estimated_usd, attribution, budgets)
-        if reservation is None:
+        found = self._reservation(model, estimated_usd, attribution, budgets)
+        if found is None:
             return None
+        reservation, key = found
+        leases = self._leases
+        if leases is not None:
+            now = reservation.expires_at - self.reservation_ttl_s
+            served = leases.serve(key, reservation, now)
+            if served is not None:  # a share of a lease: no hand-off to the writer
+                return served
         batcher = self._batcher
         if batcher is not None:  # the loop pass's reservations go to the writer together
             return self._reserved(reservation, await batcher.hold(reservation))
@@ -489,8 +553,9 @@ class CostLedger:
         estimated_usd: Any,
         attribution: Attribution | None,
         budgets: list[Budget],
-    ) -> Reservation | None:
-        """The reservation to store, or None when no (cached) budget applies to the call.
+    ) -> tuple[Reservation, tuple[Budget, ...]] | None:
+        """The reservation to store and the budgets it counts against (a lease's key), or None
+        when no (cached) budget applies to the call.
 
         Raises ``BudgetExceededError`` for an unpriced call a budget applies to (fail closed).
         """
@@ -505,7 +570,7 @@ class CostLedger:
             raise unpriced_error(applicable[0], model)
         amount = _decimal(estimated_usd, "estimated_usd")
         expires = self._clock() + self.reservation_ttl_s
-        return Reservation(_hold_id(), canonical, amount, att, expires)
+        return Reservation(_hold_id(), canonical, amount, att, expires), tuple(applicable)
 
     def _store_hold(self, reservation: Reservation) -> Any:
         """Check and hold in the store (True, False when no budget applies, or a refusal)."""
@@ -515,6 +580,10 @@ class CostLedger:
 
     def _store_holds(self, reservations: list[Reservation]) -> list[Any]:
         """``_store_hold`` for reservations queued together: one transaction or pipeline."""
+        if self._leases is not None:
+            outcomes = self._store_leased(self._leases, reservations)
+            self._drain()
+            return outcomes
         many = getattr(self._backend, "reserve_many", None)
         now = self._clock()
         if many is None:
@@ -523,6 +592,61 @@ class CostLedger:
             outcomes = many(reservations, now)
         self._drain()
         return outcomes
+
+    def _store_leased(self, leases: LeaseBook, reservations: list[Reservation]) -> list[Any]:
+        """Reservations by budget set: served from a lease taken meanwhile, or one lease asked
+        for each set (covering all its calls here), each call judged alone if none is granted.
+
+        Outcomes as ``_store_holds``, a share of a lease in place of ``True``.
+        """
+        now = self._clock()
+        view = self._budget_view
+        budgets = view[1] if view is not None else self._backend.budgets()
+        out: list[Any] = [None] * len(reservations)
+        groups: dict[tuple[Budget, ...], list[int]] = {}
+        for i, reservation in enumerate(reservations):
+            key = tuple(Facets.of_reservation(reservation).applicable(budgets))
+            served = leases.serve(key, reservation, now) if key else None
+            if served is not None:
+                out[i] = served
+            else:
+                groups.setdefault(key, []).append(i)
+        if not groups:
+            return out
+        items: list[tuple[str, Any, int, int]] = [
+            ("G", lease_id, nano, 0) for lease_id, nano in leases.due([k for k in groups if k])
+        ]
+        asks: list[tuple[Reservation | None, tuple[Budget, ...], list[int]]] = []
+        expires = now + self.reservation_ttl_s + leases.max_age_s
+        for key, at in groups.items():
+            members = [reservations[i] for i in at]
+            if not key:
+                asks.append((None, key, at))
+                items += [("h", m, 0, 0) for m in members]
+                continue
+            nanos = [to_nano(m.amount_usd, up=True) for m in members]
+            first = members[0]
+            ask = Reservation(LEASE_PREFIX + _hold_id(), first.model, Decimal(0),
+                              first.attribution, expires)
+            asks.append((ask, key, at))
+            items.append(("L", ask, sum(nanos), max(nanos)))
+            items += [("m", m, 0, 0) for m in members]
+        outcomes = self._backend.reserve_leased(items, now)  # type: ignore[attr-defined]
+        pos = sum(1 for item in items if item[0] == "G")
+        for ask, key, at in asks:
+            grant = 0
+            if ask is not None:
+                grant, pos = outcomes[pos], pos + 1
+            if grant:
+                members = [reservations[i] for i in at]
+                for i, share in zip(at, leases.granted(ask.id, key, grant, members, now, expires),
+                                    strict=True):
+                    out[i] = share
+            else:
+                for i, outcome in zip(at, outcomes[pos : pos + len(at)], strict=True):
+                    out[i] = outcome
+            pos += len(at)
+        return out
 
     def _store_hold_batches(self, batches: list[list[Reservation]]) -> list[list[Any]]:
         """``_store_holds`` for batches queued together (from several loops or passes)."""
@@ -537,6 +661,8 @@ class CostLedger:
         """The reservation the store's ``outcome`` gives, or the refusal raised."""
         if outcome is True:
             return reservation
+        if isinstance(outcome, Reservation):  # a share of a lease taken for it
+            return outcome
         if outcome is False:  # the budget went away meanwhile: nothing held
             return dataclasses.replace(reservation, held=False)
         raise exceeded_error(outcome, reservation.model, reservation.amount_usd, self._clock())
@@ -593,6 +719,8 @@ class CostLedger:
         entry = LedgerEntry.from_call(info, now, key)
         models = (self.canonical_model(info.model), self.canonical_model(info.requested_model))
         hold = reservation.id if reservation is not None and reservation.held else None
+        if hold is not None and is_lease(hold) and self._leases is not None:
+            self._leases.settled(hold, reservation.amount_usd, spend_nano(entry))  # type: ignore[union-attr]
         return entry, models, hold, now
 
     def record(self, info: CallInfo) -> LedgerEntry | None:
@@ -605,12 +733,20 @@ class CostLedger:
         Raises:
             LedgerError: the ledger cannot be reached (the hold expires on its own).
         """
-        if reservation is not None and reservation.held:
+        if reservation is not None and reservation.held and not self._released_share(reservation):
             self._backend.release(reservation.id)
+
+    def _released_share(self, reservation: Reservation) -> bool:
+        """A failed call's share of a lease goes back to the lease (no store round trip)."""
+        if not is_lease(reservation.id):
+            return False
+        if self._leases is not None:
+            self._leases.released(reservation.id, reservation.amount_usd)
+        return True  # a lease this process no longer serves from: given back already
 
     async def arelease(self, reservation: Reservation | None) -> None:
         """``release`` without blocking the event loop."""
-        if reservation is not None and reservation.held:
+        if reservation is not None and reservation.held and not self._released_share(reservation):
             await self._off_loop(self._backend.release, reservation.id)
 
     def _release_soon(self, reservation: Reservation | None) -> bool:
@@ -618,7 +754,7 @@ class CostLedger:
         recorder = self._recorder
         if recorder is None:
             return False
-        if reservation is not None and reservation.held:
+        if reservation is not None and reservation.held and not self._released_share(reservation):
             recorder.call(self._quiet_release, reservation.id)
         return True
 

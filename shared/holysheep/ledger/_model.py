@@ -99,7 +99,9 @@ class BudgetStatus:
     spent_usd: Decimal
     """What recorded calls in this window cost."""
     reserved_usd: Decimal
-    """What calls in flight hold (live reservations that this budget applies to)."""
+    """What live holds this budget applies to add up to: calls in flight, and budget leases
+    other processes hold (headroom taken for their next calls, each at most 1/16 of what was
+    left; ``CostLedger.budget_status`` gives this process's own back before reading)."""
 
     @property
     def remaining_usd(self) -> Decimal:

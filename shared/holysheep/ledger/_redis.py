@@ -30,8 +30,9 @@ from ._aggregate import Query, aggregate, matches
 from ._backend import CommitItem, Facets
 from ._budgets import from_nano, to_nano, window, window_start
 from ._errors import redis_error, scrub
+from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_SHARE
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
-from ._redis_lua import COMMIT, RESERVE, RESERVE_MANY
+from ._redis_lua import COMMIT, GIVE_BACK, RESERVE, RESERVE_LEASED, RESERVE_MANY
 
 __all__ = ["DEFAULT_PREFIX", "RedisBackend"]
 
@@ -85,6 +86,8 @@ class RedisBackend:
         self._reserve = self._client.register_script(RESERVE)
         self._commit = self._client.register_script(COMMIT)
         self._reserve_many = self._client.register_script(RESERVE_MANY)
+        self._reserve_leased = self._client.register_script(RESERVE_LEASED)
+        self._give_back = self._client.register_script(GIVE_BACK)
 
     def close(self) -> None:
         """Close the connection pool; safe to call twice."""
@@ -213,6 +216,31 @@ class RedisBackend:
         keys = [self._k_budgets, self._k_spent, self._k_holds]
         [replies] = self._pipelined(self._reserve_many, RESERVE_MANY, [(keys, args)])
         return [self._reserve_outcome(reply) for reply in replies]
+
+    @_translated
+    def reserve_leased(self, items: Sequence[Any], now: float) -> list[Any]:
+        """Holds and leases judged in order in one script (``SQLiteBackend.reserve_leased``)."""
+        if not items:
+            return []
+        args = [repr(now), window("day", now), window("month", now),
+                str(LEASE_SHARE), str(LEASE_CALLS), str(LEASE_FLOOR)]
+        for kind, reservation, need, unit in items:
+            if kind == "G":  # a lease given back: its id and nano-dollars
+                args += ["G", reservation, str(need), "", "", "", "", "", "0"]
+                continue
+            att = reservation.attribution
+            nano = need if kind == "L" else to_nano(reservation.amount_usd, up=True)
+            args += [kind, reservation.id, str(nano), repr(reservation.expires_at),
+                     att.user or "", att.app or "", att.task or "", reservation.model, str(unit)]
+        keys = [self._k_budgets, self._k_spent, self._k_holds]
+        [replies] = self._pipelined(self._reserve_leased, RESERVE_LEASED, [(keys, args)])
+        return [None if reply[0] == "given" else int(reply[1]) if reply[0] == "lease"
+                else self._reserve_outcome(reply) for reply in replies]
+
+    @_translated
+    def give_back(self, lease_id: str, nano: int) -> None:
+        """Lower a lease by headroom its process no longer needs."""
+        self._pipelined(self._give_back, GIVE_BACK, [([self._k_holds], [lease_id, str(nano)])])
 
     def _pipelined(
         self, script: Any, source: str, calls: list[tuple[list[str], list[str]]]

@@ -14,7 +14,7 @@ JSON scored by epoch seconds.
 
 from __future__ import annotations
 
-__all__ = ["COMMIT", "RESERVE", "RESERVE_MANY"]
+__all__ = ["COMMIT", "GIVE_BACK", "RESERVE", "RESERVE_LEASED", "RESERVE_MANY"]
 
 _COMMON = """
 local function applies(b, user, app, task, m1, m2)
@@ -24,6 +24,26 @@ local function applies(b, user, app, task, m1, m2)
   if s == 'user' then return b.key == user end
   if s == 'app' then return b.key == app end
   return b.key == task
+end
+-- The settle side's hook (see _lease_store.py): a plain hold is deleted; a lease share
+-- 'lease-<hex>.<n>' lowers its lease by the call's cost (nano, '' when unpriced), and the lease
+-- goes once nothing is left in it.
+local function drop_hold(holds, id, nano)
+  if string.sub(id, 1, 6) ~= 'lease-' then
+    redis.call('HDEL', holds, id)
+    return
+  end
+  local lease = string.match(id, '^([^.]+)')
+  local raw = redis.call('HGET', holds, lease)
+  if not raw then return end
+  local h = cjson.decode(raw)
+  local left = tonumber(h.nano) - tonumber(nano ~= '' and nano or '0')
+  if left <= 0 then
+    redis.call('HDEL', holds, lease)
+  else
+    h.nano = string.format('%.0f', left)
+    redis.call('HSET', holds, lease, cjson.encode(h))
+  end
 end
 local function win(period, day, month)
   if period == 'day' then return day end
@@ -81,7 +101,7 @@ COMMIT = (
 -- KEYS: keys, entries, budgets, spent, holds
 -- ARGV: dedup key, score, entry JSON, nano ('' when unpriced), user, app, task,
 --       served model, requested model, day window, month window, hold id ('' when none)
-if ARGV[12] ~= '' then redis.call('HDEL', KEYS[5], ARGV[12]) end
+if ARGV[12] ~= '' then drop_hold(KEYS[5], ARGV[12], ARGV[4]) end
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 if ARGV[4] ~= '' then
@@ -174,5 +194,131 @@ for r = 0, n - 1 do
   end
 end
 return out
+"""
+)
+
+RESERVE_LEASED = (
+    _COMMON
+    + """
+-- Holds and leases judged in order (see SQLiteBackend.reserve_leased): kind 'G' a lease given
+-- back (first in the batch); 'h' a hold as
+-- RESERVE judges it; 'L' a lease for the 'm' items after it (reply {'lease', nano}, then each
+-- member {'held'}), or {'lease', '0'} and each member judged as a hold.
+-- KEYS: budgets, spent, holds
+-- ARGV: now, day window, month window, share, calls, floor, then per item:
+--       kind, id, nano (a lease: what its members need), expires, user, app, task, model,
+--       unit (a lease: its largest member's nano)
+local n = (#ARGV - 6) / 9
+local out = {}
+local raw = redis.call('HGETALL', KEYS[1])
+local now = tonumber(ARGV[1])
+local share, calls, floor = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local budgets = {}
+for i = 1, #raw, 2 do
+  local b = cjson.decode(raw[i + 1])
+  b.id, b.raw = raw[i], raw[i + 1]
+  budgets[#budgets + 1] = b
+end
+local holds = nil
+local spent, held = {}, {}
+local function standing(applicable)
+  if holds == nil then
+    holds = {}
+    local stored = redis.call('HGETALL', KEYS[3])
+    for i = 1, #stored, 2 do
+      local h = cjson.decode(stored[i + 1])
+      if tonumber(h.exp) <= now then
+        redis.call('HDEL', KEYS[3], stored[i])
+      else
+        holds[#holds + 1] = h
+      end
+    end
+  end
+  for _, b in ipairs(applicable) do
+    if spent[b.id] == nil then
+      local s = redis.call('HGET', KEYS[2], b.id .. '#' .. win(b.period, ARGV[2], ARGV[3]))
+      spent[b.id] = tonumber(s or '0')
+      local total = 0
+      for _, h in ipairs(holds) do
+        if applies(b, h.user, h.app, h.task, h.model, h.model) then
+          total = total + tonumber(h.nano)
+        end
+      end
+      held[b.id] = total
+    end
+  end
+end
+local covered = false
+for r = 0, n - 1 do
+  local at = 7 + r * 9
+  local kind, id, nano = ARGV[at], ARGV[at + 1], tonumber(ARGV[at + 2])
+  local user, app, task, model = ARGV[at + 4], ARGV[at + 5], ARGV[at + 6], ARGV[at + 7]
+  local applicable = {}
+  for _, b in ipairs(budgets) do
+    if applies(b, user, app, task, model, model) then applicable[#applicable + 1] = b end
+  end
+  local stored = nil
+  if kind == 'G' then
+    drop_hold(KEYS[3], id .. '.', ARGV[at + 2])
+    out[r + 1] = {'given'}
+  elseif kind == 'L' then
+    local grant = 0
+    if #applicable > 0 then
+      standing(applicable)
+      local room = nil
+      for _, b in ipairs(applicable) do
+        local left = tonumber(b.limit_nano) - spent[b.id] - held[b.id]
+        if room == nil or left < room then room = left end
+      end
+      local unit = tonumber(ARGV[at + 8])
+      local most = math.floor(room / share)
+      if unit > 0 and room >= floor * unit and nano <= most then
+        grant = math.max(nano, math.min(most, calls * unit))
+      end
+    end
+    covered = grant > 0
+    if covered then
+      stored = string.format('%.0f', grant)
+      for _, b in ipairs(applicable) do held[b.id] = held[b.id] + grant end
+    end
+    out[r + 1] = {'lease', string.format('%.0f', grant)}
+  elseif kind == 'm' and covered then
+    out[r + 1] = {'held'}
+  elseif #applicable == 0 then
+    out[r + 1] = {'free'}
+  else
+    standing(applicable)
+    local refused = nil
+    for _, b in ipairs(applicable) do
+      if spent[b.id] + held[b.id] + nano > tonumber(b.limit_nano) then
+        refused = {'refused', b.raw, string.format('%.0f', spent[b.id]),
+                   string.format('%.0f', held[b.id])}
+        break
+      end
+    end
+    if refused then
+      out[r + 1] = refused
+    else
+      for _, b in ipairs(applicable) do held[b.id] = held[b.id] + nano end
+      stored = ARGV[at + 2]
+      out[r + 1] = {'held'}
+    end
+  end
+  if stored then
+    redis.call('HSET', KEYS[3], id, cjson.encode({user = user, app = app, task = task,
+      model = model, nano = stored, exp = ARGV[at + 3]}))
+  end
+end
+return out
+"""
+)
+
+GIVE_BACK = (
+    _COMMON
+    + """
+-- Lower a lease by headroom its process no longer needs (gone once empty).
+-- KEYS: holds; ARGV: lease id, nano
+drop_hold(KEYS[1], ARGV[1] .. '.', ARGV[2])
+return 1
 """
 )

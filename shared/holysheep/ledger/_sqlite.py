@@ -29,6 +29,7 @@ from ._aggregate import Query
 from ._backend import CommitItem, Facets
 from ._budgets import Hold, from_nano, reserved_for, to_nano, window, window_start
 from ._errors import ledger_error, sqlite_error
+from ._lease_store import drop_holds, give_back_sql, lease_grant, spend_nano, usd
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
 from ._sqlite_schema import (
     ENTRY_COLUMNS,
@@ -50,7 +51,10 @@ _ZERO = Decimal(0)
 _BUDGETS = "SELECT id, scope, budget_key, period, limit_usd FROM budgets ORDER BY id"
 _SPENT = "SELECT spent_usd FROM spend WHERE budget_id = ? AND win = ?"
 _SET_SPENT = "INSERT OR REPLACE INTO spend (budget_id, win, spent_usd) VALUES (?, ?, ?)"
-_HOLDS = "SELECT user, app, task, model, amount_usd, expires_at FROM reservations"
+_HOLDS = (  # in nano-dollars: a lease's amount_usd is what it was when taken
+    "SELECT user, app, task, model, COALESCE(amount_nano, CAST(CAST(amount_usd AS REAL) * 1e9 "
+    "AS INTEGER) + 1), expires_at FROM reservations"
+)
 _HELD = (  # a row a process of schema 2 wrote has no amount_nano: counted a nano-dollar high
     "SELECT COALESCE(SUM(COALESCE(amount_nano, CAST(CAST(amount_usd AS REAL) * 1e9 AS INTEGER) "
     "+ 1)), 0) FROM reservations WHERE expires_at > ?"
@@ -69,6 +73,9 @@ _INSERT_HOLDS = (
 _INSERT_HOLD = _INSERT_HOLDS + "(?, ?, ?, ?, ?, ?, ?, ?)"
 _MAX_PARAMS = 999
 """SQL parameters per statement: SQLite's smallest compiled-in limit (newer builds allow more)."""
+LeaseItem = tuple[str, Any, int, int]
+"""One step of ``reserve_leased``: kind (``h`` hold, ``L`` lease, ``m`` lease member),
+reservation, and for a lease the nano-dollars its members need and the largest of them."""
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
@@ -324,40 +331,82 @@ class SQLiteBackend:
             return True
 
     @staticmethod
-    def _hold_row(reservation: Reservation, facets: Facets) -> tuple[Any, ...]:
-        amount = reservation.amount_usd
+    def _hold_row(
+        reservation: Reservation, facets: Facets, nano: int | None = None
+    ) -> tuple[Any, ...]:
+        """The stored row of a hold (or of a lease of ``nano`` nano-dollars)."""
+        amount = reservation.amount_usd if nano is None else usd(nano)
         return (reservation.id, facets.user, facets.app, facets.task, reservation.model,
-                str(amount), reservation.expires_at, to_nano(amount, up=True))
+                str(amount), reservation.expires_at,
+                to_nano(amount, up=True) if nano is None else nano)
 
     @_translated
     def reserve_many(self, reservations: Sequence[Reservation], now: float) -> list[bool | Refusal]:
-        """Each reservation as ``reserve`` would judge it, in order, all in one transaction.
+        """Each reservation as ``reserve`` would judge it, in order, all in one transaction."""
+        return self.reserve_leased([("h", r, 0, 0) for r in reservations], now)
 
-        Spending and holds are read once per budget (summed in SQL); each hold taken counts
-        against the next ones.
+    @_translated
+    def reserve_leased(self, items: Sequence[LeaseItem], now: float) -> list[Any]:
+        """Holds and leases judged in order, in one transaction (``_lease`` has the rules).
+
+        ``items``: ``("h", reservation, 0, 0)`` a hold, as ``reserve`` judges it;
+        ``("G", lease_id, nano, 0)`` headroom given back from a lease (these come first);
+        ``("L", lease, need_nano, unit_nano)`` a lease (its id, facets and expiry) asked for
+        the ``("m", reservation, 0, 0)`` items after it: its outcome is the nano-dollars leased,
+        and those members are then covered (``True``), or 0 and each member is judged as a hold.
+        Spending and holds are read once per budget (summed in SQL); each hold or lease taken
+        counts against the next ones.
         """
         with self._write() as conn:
             budgets = self._budgets(conn)
             if not budgets:
-                return [False] * len(reservations)
+                return [0 if kind == "L" else False for kind, *_ in items]
             conn.execute("DELETE FROM reservations WHERE expires_at <= ?", (now,))
             spent: dict[str, Decimal] = {}
             reserved: dict[str, Decimal] = {}
-            out: list[bool | Refusal] = []
-            rows = []
-            for reservation in reservations:
-                facets = Facets.of_reservation(reservation)
-                applicable = facets.applicable(budgets)
-                if not applicable:
-                    out.append(False)
-                    continue
-                amount = reservation.amount_usd
-                refusal: Refusal | None = None
+
+            def standing(applicable: list[Budget]) -> None:
                 for budget in applicable:
                     if budget.id not in spent:
                         spent[budget.id], reserved[budget.id] = self._spent_and_held(
                             conn, budget, now
                         )
+
+            out: list[Any] = []
+            rows = []
+            covered = False
+            for kind, reservation, need, unit in items:
+                if kind == "G":  # a lease given back (first in the batch, before any read)
+                    give_back_sql(conn, reservation, need)  # type: ignore[arg-type]
+                    out.append(None)
+                    continue
+                facets = Facets.of_reservation(reservation)
+                applicable = facets.applicable(budgets)
+                if kind == "L":
+                    grant = 0
+                    if applicable:
+                        standing(applicable)
+                        headroom = min(b.limit_usd - spent[b.id] - reserved[b.id]
+                                       for b in applicable)
+                        grant = lease_grant(to_nano(headroom, up=False), need, unit)
+                    if grant:
+                        held = usd(grant)
+                        for budget in applicable:
+                            reserved[budget.id] += held
+                        rows.append(self._hold_row(reservation, facets, grant))
+                    covered = grant > 0
+                    out.append(grant)
+                    continue
+                if kind == "m" and covered:
+                    out.append(True)
+                    continue
+                if not applicable:
+                    out.append(False)
+                    continue
+                standing(applicable)
+                amount = reservation.amount_usd
+                refusal: Refusal | None = None
+                for budget in applicable:
                     if spent[budget.id] + reserved[budget.id] + amount > budget.limit_usd:
                         refusal = Refusal(budget, spent[budget.id], reserved[budget.id])
                         break
@@ -374,13 +423,19 @@ class SQLiteBackend:
             return out
 
     @_translated
+    def give_back(self, lease_id: str, nano: int) -> None:
+        """Lower a lease by headroom its process no longer needs."""
+        with self._write() as conn:
+            give_back_sql(conn, lease_id, nano)
+
+    @_translated
     def commit(
         self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
     ) -> bool:
         """Record once, charge budgets and drop the hold; waits ``settle_wait_s`` at most."""
         with self._write(self._settle_ms) as conn:
             if hold_id is not None:
-                conn.execute("DELETE FROM reservations WHERE id = ?", (hold_id,))
+                drop_holds(conn, [(hold_id, spend_nano(entry))])
             if conn.execute(INSERT_ENTRY, entry_row(entry)).rowcount == 0:
                 return False  # recorded before: exactly once
             if entry.cost is None:
@@ -407,11 +462,8 @@ class SQLiteBackend:
         keys = [entry.key for entry, _m, _h, _n in items]
         charges: dict[tuple[str, str], Decimal] = {}
         with self._write(self._settle_ms) as conn:
-            holds = [hold for _, _, hold, _ in items if hold is not None]
-            for part in _parts(holds, 1):
-                conn.execute(
-                    f"DELETE FROM reservations WHERE id IN ({', '.join('?' * len(part))})", part
-                )
+            drop_holds(conn, [(hold, spend_nano(entry)) for entry, _, hold, _ in items
+                              if hold is not None])
             seen = {
                 key for (key,) in conn.execute(
                     f"SELECT dedup FROM entries WHERE dedup IN ({', '.join('?' * len(keys))})",
@@ -458,7 +510,7 @@ class SQLiteBackend:
                 budgets = facets.applicable(budgets)
             if not budgets:
                 return []
-            holds = [Hold(u, a, t, m, Decimal(x), e) for u, a, t, m, x, e in conn.execute(_HOLDS)]
+            holds = [Hold(u, a, t, m, from_nano(x), e) for u, a, t, m, x, e in conn.execute(_HOLDS)]
             out = []
             for budget in budgets:
                 win = window(budget.period, now)

@@ -1,0 +1,72 @@
+"""The store's side of leases: taking one (SQLite), spending it at settle, giving it back.
+
+The settle side's one hook is ``drop_holds`` (SQLite) and the Lua ``drop_hold`` (Redis,
+``_redis_lua.DROP_HOLD``): a plain hold id is deleted as before; a lease share
+(``lease-<hex>.<n>``) lowers its lease row by the call's cost (``spend_nano``), in the same
+transaction or script that records the entry, and the row goes once nothing is left in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from ._budgets import to_nano
+from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_SHARE, is_lease, lease_of
+from ._model import LedgerEntry
+
+if TYPE_CHECKING:
+    import sqlite3
+
+__all__ = ["drop_holds", "give_back_sql", "lease_grant", "spend_nano"]
+
+_LOWER = "UPDATE reservations SET amount_nano = MAX(0, amount_nano - ?) WHERE id = ?"
+_GONE = "DELETE FROM reservations WHERE id = ? AND amount_nano <= 0"
+
+
+def spend_nano(entry: LedgerEntry) -> int:
+    """What a billed call takes out of its lease: its cost in nano-dollars, rounded up (0 when
+    unpriced), as the local book counts it."""
+    return 0 if entry.cost is None else to_nano(entry.cost.total_usd, up=True)
+
+
+def drop_holds(conn: sqlite3.Connection, holds: Sequence[tuple[str, int]]) -> None:
+    """At settle, inside its transaction: each ``(hold id, spend_nano)`` of the recorded calls.
+
+    A plain hold is deleted; a lease share lowers its lease by the call's cost.
+    """
+    plain = [hold for hold, _ in holds if not is_lease(hold)]
+    for start in range(0, len(plain), 500):
+        part = plain[start : start + 500]
+        conn.execute(f"DELETE FROM reservations WHERE id IN ({', '.join('?' * len(part))})", part)
+    spent: dict[str, int] = {}  # one update per lease, not per call
+    for hold, nano in holds:
+        if is_lease(hold):
+            lease = lease_of(hold)
+            spent[lease] = spent.get(lease, 0) + nano
+    if spent:
+        conn.executemany(_LOWER, [(nano, lease) for lease, nano in spent.items()])
+        conn.executemany(_GONE, [(lease,) for lease in spent])
+
+
+def give_back_sql(conn: sqlite3.Connection, lease_id: str, nano: int) -> None:
+    """Lower a lease by headroom its process no longer needs (deleted once empty)."""
+    conn.execute(_LOWER, (nano, lease_id))
+    conn.execute(_GONE, (lease_id,))
+
+
+def lease_grant(headroom_nano: int, need_nano: int, unit_nano: int) -> int:
+    """How much to lease for calls needing ``need_nano`` (the largest ``unit_nano``) when the
+    tightest budget has ``headroom_nano`` left; 0: no lease (judge each call on its own)."""
+    if unit_nano <= 0 or headroom_nano < LEASE_FLOOR * unit_nano:
+        return 0
+    share = headroom_nano // LEASE_SHARE
+    if need_nano > share:
+        return 0
+    return max(need_nano, min(share, LEASE_CALLS * unit_nano))
+
+
+def usd(nano: int) -> Decimal:
+    """Nano-dollars as an exact USD decimal string's value."""
+    return Decimal(nano).scaleb(-9)
