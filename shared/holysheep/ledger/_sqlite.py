@@ -402,43 +402,65 @@ class SQLiteBackend:
         ``rows``: the entries as ``entry_row`` built them already. Budget counters are read and
         written once per (budget, window) for the whole batch.
         """
+        with self._write(self._settle_ms) as conn:
+            return self._commit_batch(conn, items, rows)
+
+    def try_commit_many(
+        self, items: Sequence[CommitItem], rows: Sequence[tuple[Any, ...]] | None = None
+    ) -> list[bool] | None:
+        """``commit_many`` if the file's write lock is free right now; None (nothing written)
+        when another connection holds it or anything fails (a sync caller's inline commit, which
+        must not wait: the writer thread then commits the batch, waiting and spooling as it may).
+        """
+        try:
+            with self._write(0) as conn:
+                return self._commit_batch(conn, items, rows)
+        except sqlite3.Error:
+            return None
+
+    def _commit_batch(
+        self,
+        conn: sqlite3.Connection,
+        items: Sequence[CommitItem],
+        rows: Sequence[tuple[Any, ...]] | None,
+    ) -> list[bool]:
+        """The statements of a group commit, inside the caller's write transaction."""
         if rows is None:
             rows = [entry_row(entry) for entry, _m, _h, _n in items]
         keys = [entry.key for entry, _m, _h, _n in items]
         charges: dict[tuple[str, str], Decimal] = {}
-        with self._write(self._settle_ms) as conn:
-            holds = [hold for _, _, hold, _ in items if hold is not None]
-            for part in _parts(holds, 1):
-                conn.execute(
-                    f"DELETE FROM reservations WHERE id IN ({', '.join('?' * len(part))})", part
-                )
-            seen = {
-                key for (key,) in conn.execute(
-                    f"SELECT dedup FROM entries WHERE dedup IN ({', '.join('?' * len(keys))})",
-                    keys,
-                )
-            }
-            recorded = []
-            for key in keys:  # new unless recorded before, or earlier in this batch
-                recorded.append(key not in seen)
-                seen.add(key)
-            width = len(rows[0]) if rows else 1
-            for part in _parts(rows, width):  # one statement: SQLite steps once, not per row
-                values = ", ".join([f"({', '.join('?' * width)})"] * len(part))
-                conn.execute(INSERT_ENTRIES.format(values=values),
-                             [value for row in part for value in row])
-            budgets = self._budgets(conn)
-            for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
-                if not new or entry.cost is None or not budgets:
-                    continue
-                amount = entry.cost.total_usd
-                for budget in Facets.of_entry(entry, models).applicable(budgets):
-                    slot = (budget.id, window(budget.period, now))
-                    charges[slot] = charges.get(slot, _ZERO) + amount
-            for (budget_id, win), amount in charges.items():
-                row = conn.execute(_SPENT, (budget_id, win)).fetchone()
-                spent = (Decimal(row[0]) if row else _ZERO) + amount
-                conn.execute(_SET_SPENT, (budget_id, win, str(spent)))
+        holds = [hold for _, _, hold, _ in items if hold is not None]
+        for part in _parts(holds, 1):
+            conn.execute(
+                f"DELETE FROM reservations WHERE id IN ({', '.join('?' * len(part))})", part
+            )
+        seen = {
+            key for (key,) in conn.execute(
+                f"SELECT dedup FROM entries WHERE dedup IN ({', '.join('?' * len(keys))})",
+                keys,
+            )
+        }
+        recorded = []
+        for key in keys:  # new unless recorded before, or earlier in this batch
+            recorded.append(key not in seen)
+            seen.add(key)
+        width = len(rows[0]) if rows else 1
+        for part in _parts(rows, width):  # one statement: SQLite steps once, not per row
+            values = ", ".join([f"({', '.join('?' * width)})"] * len(part))
+            conn.execute(INSERT_ENTRIES.format(values=values),
+                         [value for row in part for value in row])
+        budgets = self._budgets(conn)
+        for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
+            if not new or entry.cost is None or not budgets:
+                continue
+            amount = entry.cost.total_usd
+            for budget in Facets.of_entry(entry, models).applicable(budgets):
+                slot = (budget.id, window(budget.period, now))
+                charges[slot] = charges.get(slot, _ZERO) + amount
+        for (budget_id, win), amount in charges.items():
+            row = conn.execute(_SPENT, (budget_id, win)).fetchone()
+            spent = (Decimal(row[0]) if row else _ZERO) + amount
+            conn.execute(_SET_SPENT, (budget_id, win, str(spent)))
         return recorded
 
     @_translated

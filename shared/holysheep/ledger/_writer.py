@@ -7,6 +7,12 @@ reading the budgets) are run on the same thread as soon as they arrive, after th
 so an event loop can await them through a ``Future`` without ever blocking on the store. The
 thread is a daemon; ``flush`` waits until everything posted so far is finished, and the ledger
 flushes it on ``close()`` and at interpreter exit.
+
+A caller that may block briefly (a sync call, never an event loop) posts with ``inline=True`` and
+then calls ``write_due``: when the batch is due and nobody else is writing, it writes the batch
+itself with ``write_inline`` (which gives up at once, handing the batch back, when the store is
+busy), so sequential calls cost no second thread's GIL hand-offs, and in bigger batches
+(``_INLINE_S``). The thread then only backs them up (``_BACKSTOP_S`` later).
 """
 
 from __future__ import annotations
@@ -26,6 +32,13 @@ logger = logging.getLogger("holysheep.ledger")
 T = TypeVar("T")
 _MAX_BATCH = 512
 """A batch this big is written at once, without waiting out the window."""
+_INLINE_S = 0.05
+"""A batch only inline callers posted is due for them once its oldest record is this old: sync
+calls come one by one, so a longer window than the threads' makes bigger (cheaper) batches; the
+journal keeps every record safe meanwhile, and this process's reads flush first."""
+_BACKSTOP_S = 0.05
+"""How much longer still the thread leaves such a batch to them before writing it itself (what
+the last call of a run left)."""
 _IDLE_S = 30.0
 """A thread with nothing to do for this long ends (a ledger left open costs no thread)."""
 Call = tuple[Callable[..., Any], tuple[Any, ...], "Future[Any]", bool]
@@ -35,8 +48,16 @@ Call = tuple[Callable[..., Any], tuple[Any, ...], "Future[Any]", bool]
 class GroupWriter(Generic[T]):
     """Batches of ``T`` to ``write`` (on one thread), and calls run on that thread in order."""
 
-    def __init__(self, write: Callable[[list[T]], None], *, window_s: float, name: str) -> None:
+    def __init__(
+        self,
+        write: Callable[[list[T]], None],
+        *,
+        window_s: float,
+        name: str,
+        write_inline: Callable[[list[T]], bool] | None = None,
+    ) -> None:
         self._write = write
+        self._write_inline = write_inline
         self._window_s = window_s
         self._name = name
         self._reset()
@@ -51,22 +72,68 @@ class GroupWriter(Generic[T]):
         self._posted = self._finished = 0
         self._urgent = 0
         self._closed = False
+        self._busy = False
+        """A batch is being written (by the thread or an inline caller): nobody else takes one."""
+        self._lazy = False
+        """Every queued item came from an inline caller: due after ``_INLINE_S``, for them."""
+        self._armed = False
+        """The thread is in a timed wait for the queued items (a post need not wake it)."""
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ callers' side
 
-    def post(self, item: T) -> None:
-        """Queue ``item`` for the next batch; returns at once."""
+    def post(self, item: T, *, inline: bool = False) -> None:
+        """Queue ``item`` for the next batch; returns at once. ``inline``: the caller will call
+        ``write_due`` next (so the thread leaves it the batch a while longer)."""
         if self._pid != os.getpid():
             self._reset()
+        inline = inline and self._write_inline is not None
         with self._cond:
             self._ensure_thread()
-            if not self._items:
+            items = self._items
+            if not items:
                 self._first_at = time.monotonic()
-            self._items.append(item)
+                self._lazy = inline
+                wake = not (inline and self._armed)
+            else:
+                wake = self._lazy and not inline  # the thread waits the backstop: not for this
+                self._lazy = self._lazy and inline
+            items.append(item)
             self._posted += 1
-            if len(self._items) in (1, _MAX_BATCH):
+            if wake or len(items) == _MAX_BATCH:
                 self._cond.notify()
+
+    def write_due(self) -> None:
+        """Write the queued batch on this thread if it is due and nobody else is writing
+        (``write_inline``; a batch it gives back goes to the thread at once)."""
+        if self._write_inline is None or self._pid != os.getpid():
+            return
+        cond = self._cond
+        with cond:
+            items = self._items
+            due = self._first_at + (_INLINE_S if self._lazy else self._window_s)
+            if self._busy or self._calls or not items or self._closed or (
+                len(items) < _MAX_BATCH and time.monotonic() < due
+            ):
+                return
+            self._items = []
+            self._busy = True
+        done = False
+        try:
+            assert self._write_inline is not None
+            done = self._write_inline(items)
+        finally:
+            with cond:
+                self._busy = False
+                if done:
+                    self._finished += len(items)
+                    if self._urgent:
+                        cond.notify_all()
+                else:  # the store was busy: the thread writes it now, waiting as it may
+                    self._items[:0] = items
+                    self._first_at = time.monotonic() - self._window_s
+                    self._lazy = False
+                    cond.notify_all()
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
         """Run ``fn(*args)`` on the writer thread soon; its outcome lands in the future."""
@@ -132,18 +199,25 @@ class GroupWriter(Generic[T]):
         cond = self._cond
         with cond:
             while True:
+                if self._busy:  # an inline caller is writing: look again shortly
+                    cond.wait(self._window_s)
+                    continue
                 if self._calls or self._closed or (self._urgent and self._items):
                     break
                 if self._items:
-                    left = self._first_at + self._window_s - time.monotonic()
+                    wait = _INLINE_S + _BACKSTOP_S if self._lazy else self._window_s
+                    left = self._first_at + wait - time.monotonic()
                     if left <= 0 or len(self._items) >= _MAX_BATCH:
                         break
+                    self._armed = True
                     cond.wait(left)
+                    self._armed = False
                 elif not cond.wait(_IDLE_S) and not (self._items or self._calls or self._urgent):
                     self._thread = None
                     return None
             items, self._items = self._items, []
             calls, self._calls = self._calls, []
+            self._busy = bool(items or calls)
             return items, calls
 
     @staticmethod
@@ -184,6 +258,7 @@ class GroupWriter(Generic[T]):
                                      len(items))
             self._run_calls(calls)
             with self._cond:
+                self._busy = False
                 self._finished += len(items)
                 self._cond.notify_all()
                 if self._closed and not self._items and not self._calls:
