@@ -14,7 +14,7 @@ JSON scored by epoch seconds.
 
 from __future__ import annotations
 
-__all__ = ["COMMIT", "RESERVE", "RESERVE_MANY"]
+__all__ = ["COMMIT", "COMMIT_MANY", "RESERVE", "RESERVE_MANY"]
 
 _COMMON = """
 local function applies(b, user, app, task, m1, m2)
@@ -171,6 +171,48 @@ for r = 0, n - 1 do
         model = model, nano = ARGV[at + 1], exp = ARGV[at + 2]}))
       out[r + 1] = {'held'}
     end
+  end
+end
+return out
+"""
+)
+
+COMMIT_MANY = (
+    _COMMON
+    + """
+-- A batch of settled calls, each recorded as COMMIT would record it, in one script: the batch
+-- arrives as one JSON argument (one argument to pack on the client, one C decode here), and
+-- budgets are read and decoded once, only when a new priced entry needs them.
+-- KEYS: keys, entries, budgets, spent, holds
+-- ARGV[1]: JSON array of [dedup key, score, entry JSON, nano ('' when unpriced), user, app,
+--          task, served model, requested model, day window, month window, hold id ('' none)]
+-- Returns 1 (recorded) or 0 (recorded before) per entry, in order.
+local records = cjson.decode(ARGV[1])
+local budgets = nil
+local out = {}
+for r, e in ipairs(records) do
+  if e[12] ~= '' then redis.call('HDEL', KEYS[5], e[12]) end
+  if redis.call('HSETNX', KEYS[1], e[1], e[2]) == 0 then
+    out[r] = 0
+  else
+    redis.call('ZADD', KEYS[2], e[2], e[3])
+    if e[4] ~= '' then
+      if budgets == nil then
+        budgets = {}
+        local raw = redis.call('HGETALL', KEYS[3])
+        for i = 1, #raw, 2 do
+          local b = cjson.decode(raw[i + 1])
+          b.id = raw[i]
+          budgets[#budgets + 1] = b
+        end
+      end
+      for _, b in ipairs(budgets) do
+        if applies(b, e[5], e[6], e[7], e[8], e[9]) then
+          redis.call('HINCRBY', KEYS[4], b.id .. '#' .. win(b.period, e[10], e[11]), e[4])
+        end
+      end
+    end
+    out[r] = 1
   end
 end
 return out
