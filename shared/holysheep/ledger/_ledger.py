@@ -14,7 +14,6 @@ import functools
 import itertools
 import logging
 import os
-import sys
 import time
 import uuid
 import weakref
@@ -198,6 +197,7 @@ class CostLedger:
             commit_many, Journal(self._spool.directory), self._spool_failed, self._drain,
             window_s=_COMMIT_WINDOW_S,
             try_commit_many=getattr(self._backend, "try_commit_many", None),
+            checkpoint=getattr(self._backend, "checkpoint", None),
         )
         writer = self._recorder.writer
         self._batcher = HoldBatcher(
@@ -578,14 +578,12 @@ class CostLedger:
 
     def _settle_soon(self, reservation: Reservation | None, info: CallInfo) -> bool:
         """Group commit: journal the record and queue it for the writer; False when this
-        ledger has no writer (record it with ``settle``/``asettle``). Never waits on the store: a
-        sync caller (no event loop running here) may write a due batch itself if the store's
-        lock is free right now, sparing the writer thread's hand-offs.
+        ledger has no writer (record it with ``settle``/``asettle``). Never waits on the store:
+        the caller commits a due batch itself only if the store's lock is free right now
+        (``try_commit_many``), sparing the writer thread's GIL hand-offs.
         """
         recorder = self._recorder
-        return recorder is not None and recorder.post(
-            *self._entry(reservation, info), inline=not _on_a_loop()
-        )
+        return recorder is not None and recorder.post(*self._entry(reservation, info), inline=True)
 
     def _entry(
         self, reservation: Reservation | None, info: CallInfo
@@ -765,12 +763,6 @@ class CostLedger:
         if path is not None:
             write_page(Path(path), page)
         return page
-
-
-def _on_a_loop() -> bool:
-    """Whether an event loop runs in this thread (its calls never write inline)."""
-    aio = sys.modules.get("asyncio")
-    return aio is not None and aio.events._get_running_loop() is not None
 
 
 def _finish_at_exit(ref: weakref.ReferenceType[CostLedger]) -> None:

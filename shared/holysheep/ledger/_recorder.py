@@ -1,13 +1,15 @@
-"""Group commit for one ledger: billed calls journaled at once, written in batches by a thread.
+"""Group commit for one ledger: billed calls journaled at once, written in batches.
 
 ``Recorder.post`` appends the record to this process's journal (one ``write``: durable against
 a crash) and queues it; the writer thread hands each batch to the backend's ``commit_many`` (one
-SQLite transaction, one Redis pipeline) and then marks the journal lines finished; a sync caller
-may write a due batch itself with the backend's ``try_commit_many`` (which gives up at once when
-the store is busy, leaving the batch to the thread). A batch the
-store refuses is moved to the spool (``LedgerSpoolWarning``) and replayed exactly once later,
-like any billed call the ledger could not record. Reservations stay held until their settle is
-committed, so a budget never counts less than it should meanwhile.
+SQLite transaction, one Redis script) and then marks the journal lines finished. A caller may
+commit a due batch itself with the backend's ``try_commit_many``, which never waits (it gives up
+at once when the store is busy, leaving the batch to the thread), so even an event loop may; the
+upkeep it must not do (a WAL checkpoint, which syncs the disk, and the spool replay) runs on the
+writer thread every ``_UPKEEP_EVERY`` inline batches. A batch the store refuses is moved to the
+spool (``LedgerSpoolWarning``) and replayed exactly once later, like any billed call the ledger
+could not record. Reservations stay held until their settle is committed, so a budget never
+counts less than it should meanwhile.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ Item = tuple[
 """A posted record: entry, models, hold id, now, a future for whoever waits on its outcome, and
 the entry as a row (``entry_row``: the journal's form, and the SQLite backend's)."""
 Spooler = Callable[[LedgerEntry, tuple[str, ...], "str | None", BaseException], None]
+_UPKEEP_EVERY = 32
+"""Inline batches between two upkeep runs on the writer thread."""
 CommitMany = Callable[[list[CommitItem], list[tuple[Any, ...]]], "list[bool] | None"]
 """A backend's ``commit_many`` (or ``try_commit_many``: None when the store was busy)."""
 
@@ -50,9 +54,12 @@ class Recorder:
         *,
         window_s: float,
         try_commit_many: CommitMany | None = None,
+        checkpoint: Callable[[], None] | None = None,
     ) -> None:
         self._commit_many = commit_many
         self._try_commit_many = try_commit_many
+        self._checkpoint = checkpoint
+        self._inline_batches = 0
         self._journal = journal
         self._spool = spool
         self._after = after
@@ -73,8 +80,8 @@ class Recorder:
         *,
         inline: bool = False,
     ) -> bool:
-        """Journal the record and queue it for the next batch; returns at once, unless
-        ``inline`` (a sync caller, not an event loop) and a batch is due: it writes it first.
+        """Journal the record and queue it for the next batch; returns at once. ``inline``:
+        if a batch is due and the store's lock is free, this caller commits it (never waiting).
 
         False (nothing queued) when the journal cannot be written: record the call directly.
         """
@@ -124,6 +131,7 @@ class Recorder:
             return
         assert recorded is not None
         self._finished(items, recorded)
+        self._replay()
 
     def _write_inline(self, items: list[Item]) -> bool:
         """On a sync caller's thread: commit one batch unless the store is busy or fails (False:
@@ -136,18 +144,33 @@ class Recorder:
         if recorded is None:
             return False
         self._finished(items, recorded)
+        self._inline_batches += 1  # one inline writer at a time (the writer's busy flag)
+        if self._inline_batches % _UPKEEP_EVERY == 0:
+            self.writer.call(self._upkeep)
         return True
 
     def _finished(self, items: list[Item], recorded: list[bool]) -> None:
-        """A batch is committed: answer whoever waits, drop its journal lines, replay the spool."""
+        """A batch is committed: answer whoever waits, drop its journal lines."""
         for (entry, _m, _h, _n, future, _r), new in zip(items, recorded, strict=True):
             if future is not None:
                 future.set_result(entry if new else None)
         self._journal.finished(len(items))
+
+    def _replay(self) -> None:
+        """After a commit on the writer thread: replay spooled records, if any wait."""
         try:
             self._after()
         except Exception:
             logger.warning("holysheep: replaying the spool failed", exc_info=True)
+
+    def _upkeep(self) -> None:
+        """On the writer thread, after inline batches: checkpoint the WAL, replay the spool."""
+        if self._checkpoint is not None:
+            try:
+                self._checkpoint()
+            except Exception as exc:  # the next checkpoint (or any connection's) catches up
+                logger.debug("holysheep: ledger checkpoint failed: %s", exc)
+        self._replay()
 
 
 def _split(items: list[Item]) -> tuple[list[CommitItem], list[tuple[Any, ...]]]:

@@ -409,14 +409,25 @@ class SQLiteBackend:
         self, items: Sequence[CommitItem], rows: Sequence[tuple[Any, ...]] | None = None
     ) -> list[bool] | None:
         """``commit_many`` if the file's write lock is free right now; None (nothing written)
-        when another connection holds it or anything fails (a sync caller's inline commit, which
-        must not wait: the writer thread then commits the batch, waiting and spooling as it may).
+        when another connection holds it or anything fails. Never waits, so a caller's own
+        thread, even an event loop's, may commit a batch: the lock is tried once, and this
+        connection leaves WAL checkpoints (which sync the disk) to ``checkpoint``.
         """
         try:
+            conn = self._conn()
+            if getattr(self._local, "quiet", None) is not conn:  # once per connection
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
+                self._local.quiet = conn
             with self._write(0) as conn:
                 return self._commit_batch(conn, items, rows)
         except sqlite3.Error:
             return None
+
+    @_translated
+    def checkpoint(self) -> None:
+        """Copy the WAL into the file (PASSIVE: never waits for readers or writers), for the
+        commits of connections that leave it to this one (``try_commit_many``)."""
+        self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def _commit_batch(
         self,

@@ -2,17 +2,17 @@
 
 Callers post records and return at once (the journal already holds them); the thread waits up to
 ``window_s`` for more to arrive, then hands the whole batch to the backend in one transaction
-(SQLite) or one pipeline (Redis). Calls that need an answer (a budget reservation, a release,
+(SQLite) or one script (Redis). Calls that need an answer (a budget reservation, a release,
 reading the budgets) are run on the same thread as soon as they arrive, after the batch in hand,
 so an event loop can await them through a ``Future`` without ever blocking on the store. The
 thread is a daemon; ``flush`` waits until everything posted so far is finished, and the ledger
 flushes it on ``close()`` and at interpreter exit.
 
-A caller that may block briefly (a sync call, never an event loop) posts with ``inline=True`` and
-then calls ``write_due``: when the batch is due and nobody else is writing, it writes the batch
-itself with ``write_inline`` (which gives up at once, handing the batch back, when the store is
-busy), so sequential calls cost no second thread's GIL hand-offs, and in bigger batches
-(``_INLINE_S``). The thread then only backs them up (``_BACKSTOP_S`` later).
+A caller may also post with ``inline=True`` and then call ``write_due``: when the batch is due and
+nobody else is writing, it writes the batch itself with ``write_inline``, which never waits (it
+gives the batch back to the thread when the store is busy), so an event loop may do it too. Calls
+then cost no second thread's GIL hand-offs, and batches grow bigger (``_INLINE_S``); the thread
+only backs such callers up (``_BACKSTOP_S`` later), and writes at once what they give back.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ T = TypeVar("T")
 _MAX_BATCH = 512
 """A batch this big is written at once, without waiting out the window."""
 _INLINE_S = 0.05
-"""A batch only inline callers posted is due for them once its oldest record is this old: sync
-calls come one by one, so a longer window than the threads' makes bigger (cheaper) batches; the
-journal keeps every record safe meanwhile, and this process's reads flush first."""
+"""A batch only inline callers posted is due for them once its oldest record is this old: longer
+than the thread's window, for bigger (cheaper) batches; the journal keeps every record safe
+meanwhile, and this process's reads flush first."""
 _BACKSTOP_S = 0.05
 """How much longer still the thread leaves such a batch to them before writing it itself (what
 the last call of a run left)."""
@@ -83,8 +83,8 @@ class GroupWriter(Generic[T]):
     # ------------------------------------------------------------ callers' side
 
     def post(self, item: T, *, inline: bool = False) -> None:
-        """Queue ``item`` for the next batch; returns at once. ``inline``: the caller will call
-        ``write_due`` next (so the thread leaves it the batch a while longer)."""
+        """Queue ``item`` for the next batch; returns at once. ``inline``: the caller calls
+        ``write_due`` next (the thread leaves such batches to their callers a while longer)."""
         if self._pid != os.getpid():
             self._reset()
         inline = inline and self._write_inline is not None
