@@ -97,7 +97,8 @@ class Recorder:
                         "are recorded one by one", self._journal.directory, exc,
                     )
                 return False
-            self.writer.post((entry, models, hold, now, future, row), inline=inline)
+            self.writer.post((entry, models, hold, now, future, row), inline=inline,
+                             patient=hold is None)
         if inline:
             self.writer.write_due()
         return True

@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
@@ -92,6 +93,12 @@ def _translated(method: F) -> F:
             raise sqlite_error(self.url, exc, waited) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def _on_a_loop() -> bool:
+    """Whether an asyncio event loop runs in this thread."""
+    aio = sys.modules.get("asyncio")
+    return aio is not None and aio.events._get_running_loop() is not None
 
 
 def _checked_path(path: str | os.PathLike[str]) -> Path:
@@ -410,12 +417,13 @@ class SQLiteBackend:
     ) -> list[bool] | None:
         """``commit_many`` if the file's write lock is free right now; None (nothing written)
         when another connection holds it or anything fails. Never waits, so a caller's own
-        thread, even an event loop's, may commit a batch: the lock is tried once, and this
-        connection leaves WAL checkpoints (which sync the disk) to ``checkpoint``.
+        thread, even an event loop's, may commit a batch: the lock is tried once, and the
+        connection of a thread running an event loop leaves WAL checkpoints (which sync the
+        disk) to ``checkpoint`` on another thread.
         """
         try:
             conn = self._conn()
-            if getattr(self._local, "quiet", None) is not conn:  # once per connection
+            if getattr(self._local, "quiet", None) is not conn and _on_a_loop():
                 conn.execute("PRAGMA wal_autocheckpoint = 0")
                 self._local.quiet = conn
             with self._write(0) as conn:
