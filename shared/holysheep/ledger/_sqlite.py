@@ -426,8 +426,12 @@ class SQLiteBackend:
             if getattr(self._local, "quiet", None) is not conn and _on_a_loop():
                 conn.execute("PRAGMA wal_autocheckpoint = 0")
                 self._local.quiet = conn
-            with self._write(0) as conn:
-                return self._commit_batch(conn, items, rows)
+            try:
+                with self._write(0) as conn:
+                    return self._commit_batch(conn, items, rows)
+            finally:  # this thread's reads and reservations wait for the lock as before
+                conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+                self._local.busy_ms = self._busy_ms
         except sqlite3.Error:
             return None
 
