@@ -98,7 +98,7 @@ class Recorder:
                     )
                 return False
             self.writer.post((entry, models, hold, now, future, row), inline=inline,
-                             patient=hold is None)
+                             patient=hold is None and future is None)
         if inline:
             self.writer.write_due()
         return True

@@ -11,9 +11,9 @@ flushes it on ``close()`` and at interpreter exit.
 A caller may also post with ``inline=True`` and then call ``write_due``: when the batch is due and
 nobody else is writing, it writes the batch itself with ``write_inline``, which never waits (it
 gives the batch back to the thread when the store is busy), so an event loop may do it too. Calls
-then cost no second thread's GIL hand-offs, and batches of ``patient`` items (nothing held for
-them) grow bigger (``_INLINE_S``); the thread only backs such callers up (``_BACKSTOP_S`` later),
-and writes at once what they give back.
+then cost no second thread's GIL hand-offs; the thread only backs such callers up (``_BACKSTOP_S``
+later), and writes at once what they give back. Batches of ``patient`` items (nobody waits on
+them and nothing is held for them) wait longer (``_PATIENT_S``) for others: fewer, bigger ones.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ logger = logging.getLogger("holysheep.ledger")
 T = TypeVar("T")
 _MAX_BATCH = 512
 """A batch this big is written at once, without waiting out the window."""
-_INLINE_S = 0.05
-"""A batch of patient items only inline callers posted is due for them once its oldest is this
-old: longer than the thread's window, for bigger (cheaper) batches; the journal keeps every
-record safe meanwhile, and this process's reads flush first. (An item holding a reservation is
-not patient: live holds make every budget check dearer.)"""
+_PATIENT_S = 0.05
+"""A batch of patient items only is due once its oldest is this old: longer than the window, for
+bigger (cheaper) batches; the journal keeps every record safe meanwhile, and this process's reads
+flush first. (An item holding a reservation is not patient: live holds make every budget check
+dearer; nor is one someone awaits.)"""
 _BACKSTOP_S = 0.05
 """How much longer still the thread leaves such a batch to them before writing it itself (what
 the last call of a run left)."""
@@ -79,7 +79,7 @@ class GroupWriter(Generic[T]):
         self._lazy = False
         """Every queued item came from an inline caller: the thread waits ``_BACKSTOP_S`` more."""
         self._patient = False
-        """Every queued item is inline and patient: due after ``_INLINE_S``."""
+        """Every queued item is patient: due after ``_PATIENT_S``."""
         self._armed = False
         """The thread is in a timed wait for the queued items (a post need not wake it)."""
         self._thread: threading.Thread | None = None
@@ -89,7 +89,7 @@ class GroupWriter(Generic[T]):
     def post(self, item: T, *, inline: bool = False, patient: bool = False) -> None:
         """Queue ``item`` for the next batch; returns at once. ``inline``: the caller calls
         ``write_due`` next (the thread leaves such batches to their callers a while longer);
-        ``patient``: it may wait ``_INLINE_S`` for others."""
+        ``patient``: it may wait ``_PATIENT_S`` for others."""
         if self._pid != os.getpid():
             self._reset()
         inline = inline and self._write_inline is not None
@@ -99,12 +99,13 @@ class GroupWriter(Generic[T]):
             if not items:
                 self._first_at = time.monotonic()
                 self._lazy = inline
-                self._patient = inline and patient
+                self._patient = patient
                 wake = not (inline and self._armed)
             else:
-                wake = self._lazy and not inline  # the thread waits the backstop: not for this
+                # the thread waits the backstop, or the patient window: not for this item
+                wake = (self._lazy and not inline) or (self._patient and not patient)
                 self._lazy = self._lazy and inline
-                self._patient = self._patient and inline and patient
+                self._patient = self._patient and patient
             items.append(item)
             self._posted += 1
             if wake or len(items) == _MAX_BATCH:
@@ -118,7 +119,7 @@ class GroupWriter(Generic[T]):
         cond = self._cond
         with cond:
             items = self._items
-            due = self._first_at + (_INLINE_S if self._patient else self._window_s)
+            due = self._first_at + (_PATIENT_S if self._patient else self._window_s)
             if self._busy or self._calls or not items or self._closed or (
                 len(items) < _MAX_BATCH and time.monotonic() < due
             ):
@@ -212,7 +213,7 @@ class GroupWriter(Generic[T]):
                 if self._calls or self._closed or (self._urgent and self._items):
                     break
                 if self._items:
-                    wait = _INLINE_S if self._patient else self._window_s
+                    wait = _PATIENT_S if self._patient else self._window_s
                     if self._lazy:
                         wait += _BACKSTOP_S
                     left = self._first_at + wait - time.monotonic()
