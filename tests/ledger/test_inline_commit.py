@@ -192,3 +192,28 @@ def test_a_process_that_exits_mid_run_writes_its_queued_records(tmp_path: Path) 
         assert list(ledger.spool_dir.glob("journal-*")) == []  # finished at exit, not replayed
         assert sorted(e.id for e in ledger.entries()) == sorted(ids)
 
+
+
+def test_a_loop_committing_inline_leaves_the_wal_checkpointed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from holysheep.ledger import _writer
+
+    monkeypatch.setattr(_writer, "_PATIENT_S", 0.0)  # every record due at once: a batch each
+    db = tmp_path / "ledger.db"
+    ledger = CostLedger(f"sqlite:///{db}")
+    wal = Path(f"{db}-wal")
+
+    async def settle_many() -> int:
+        biggest = 0
+        for _ in range(1500):  # one commit each, on the loop's own connection
+            assert ledger._settle_soon(None, call())
+            if wal.exists():
+                biggest = max(biggest, wal.stat().st_size)
+        return biggest
+
+    biggest = asyncio.run(settle_many())
+    assert ledger.flush(timeout=60) and len(ledger.entries()) == 1500
+    # ~3 pages a commit: unchecked, 1,500 commits grow the WAL past 16 MB
+    assert biggest < 4 << 20, f"the WAL grew to {biggest >> 20} MB"
+    ledger.close()
