@@ -14,11 +14,14 @@ counts less than it should meanwhile.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
+
+from holysheep.errors import ConfigurationError
 
 from ._backend import CommitItem
 from ._journal import Journal
@@ -135,8 +138,8 @@ class Recorder:
         self._replay()
 
     def _write_inline(self, items: list[Item]) -> bool:
-        """On a sync caller's thread: commit one batch unless the store is busy or fails (False:
-        the writer thread takes it, waiting and spooling as it may); never raises."""
+        """On a caller's thread: commit one batch unless the store is busy or fails (False: the
+        writer thread takes it, waiting and spooling as it may); never raises, never waits."""
         assert self._try_commit_many is not None
         try:
             recorded = self._try_commit_many(*_split(items))
@@ -147,7 +150,9 @@ class Recorder:
         self._finished(items, recorded)
         self._inline_batches += 1  # one inline writer at a time (the writer's busy flag)
         if self._inline_batches % _UPKEEP_EVERY == 0:
-            self.writer.call(self._upkeep)
+            # closed meanwhile: nothing to keep up (its last flush ran on the thread)
+            with contextlib.suppress(ConfigurationError):
+                self.writer.call(self._upkeep)
         return True
 
     def _finished(self, items: list[Item], recorded: list[bool]) -> None:
