@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import functools
 import importlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -87,6 +89,7 @@ def load_ledger_at(rev: str) -> Any:
     names = subprocess.run(["git", "ls-tree", "--name-only", f"{rev}:{folder}"],
                            cwd=harness.ROOT, check=True, capture_output=True, text=True)
     target = Path(tempfile.mkdtemp(prefix="ledger-before-"))
+    atexit.register(shutil.rmtree, target, True)
     for name in names.stdout.split():
         if name.endswith(".py"):
             source = subprocess.run(["git", "show", f"{rev}:{folder}/{name}"],
