@@ -11,6 +11,8 @@ committed (``flush()``), so deferred work is inside the measurement.
 
     python benchmarks/bench_ledger_async.py --redis redis://127.0.0.1:6379/15
     python benchmarks/bench_ledger_async.py --quick
+    python benchmarks/bench_ledger_async.py --before REV   # adds "<case>@before" rows: the
+        # ledger package at git REV, loaded beside this one, in the same rounds
 
 Redis keys go under a fresh prefix and are deleted afterwards (the database is not flushed).
 Results are printed and written to ``benchmarks/results/ledger-async-latest.json``.
@@ -20,9 +22,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
+import functools
+import importlib
+import importlib.util
 import json
 import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -71,15 +80,42 @@ def unique_server() -> Iterator[str]:
         yield base_url
 
 
+def load_ledger_at(rev: str) -> Any:
+    """The ``CostLedger`` class of the ledger package at git ``rev``, loaded beside the current
+    one as ``holysheep._ledger_before`` (it shares the rest of the current core)."""
+    import holysheep
+
+    folder = "shared/holysheep/ledger"
+    names = subprocess.run(["git", "ls-tree", "--name-only", f"{rev}:{folder}"],
+                           cwd=harness.ROOT, check=True, capture_output=True, text=True)
+    target = Path(tempfile.mkdtemp(prefix="ledger-before-"))
+    atexit.register(shutil.rmtree, target, True)
+    for name in names.stdout.split():
+        if name.endswith(".py"):
+            source = subprocess.run(["git", "show", f"{rev}:{folder}/{name}"],
+                                    cwd=harness.ROOT, check=True, capture_output=True)
+            (target / name).write_bytes(source.stdout)
+    package = f"{holysheep.__name__}._ledger_before"
+    spec = importlib.util.spec_from_file_location(
+        package, target / "__init__.py", submodule_search_locations=[str(target)])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[package] = module
+    spec.loader.exec_module(module)
+    return module.CostLedger
+
+
 def ledgers(
-    tmp: Path, redis: str | None, cleanups: list[Callable[[], None]], no_lease: bool = False
+    tmp: Path, redis: str | None, cleanups: list[Callable[[], None]], before: Any = None,
+    no_lease: bool = False,
 ) -> dict[str, Callable[[], Any]]:
-    """Ledger factories by case name (``None``: no ledger); Redis cleanups go to ``cleanups``."""
+    """Ledger factories by case name (``None``: no ledger); Redis cleanups go to ``cleanups``.
+    ``before``: an older ``CostLedger`` class, for a ``<case>@before`` twin of each store case."""
     from holysheep.ledger import CostLedger
 
-    def budgeted(url: str, lease: bool = True) -> Callable[[], Any]:
+    def budgeted(cls: Any, url: str, lease: bool = True) -> Callable[[], Any]:
         def make() -> Any:
-            ledger = CostLedger(url)
+            ledger = cls(url)
             for user in USERS:
                 ledger.set_budget("1000000", scope="user", key=user, period="day")
             if not lease:  # one hold per call, as before budget leases
@@ -94,22 +130,29 @@ def ledgers(
     cases: dict[str, Callable[[], Any]] = {
         "none": lambda: None,
         "memory": lambda: CostLedger("memory"),
-        "sqlite": lambda: CostLedger(f"sqlite:///{tmp / 'plain.db'}"),
-        "sqlite+budgets": budgeted(f"sqlite:///{tmp / 'budgets.db'}"),
     }
-    if no_lease:
-        cases["sqlite+budgets-nolease"] = budgeted(f"sqlite:///{tmp / 'nolease.db'}", False)
-    if redis:
-        plain, drop = redis_url(redis)
-        with_budgets, drop_budgets = redis_url(redis)
-        cleanups += [drop, drop_budgets]
-        cases["redis"] = lambda: CostLedger(plain)
-        cases["redis+budgets"] = budgeted(with_budgets)
-        if no_lease:
-            without, drop_without = redis_url(redis)
-            cleanups.append(drop_without)
-            cases["redis+budgets-nolease"] = budgeted(without, False)
-    return cases
+    for cls, tag in ((CostLedger, ""), (before, "@before")):
+        if cls is None:
+            continue
+        cases[f"sqlite{tag}"] = functools.partial(cls, f"sqlite:///{tmp / f'plain{tag}.db'}")
+        cases[f"sqlite+budgets{tag}"] = budgeted(cls, f"sqlite:///{tmp / f'budgets{tag}.db'}")
+        if no_lease and not tag:
+            cases["sqlite+budgets-nolease"] = budgeted(cls, f"sqlite:///{tmp / 'nolease.db'}",
+                                                       False)
+        if redis:
+            plain, drop = redis_url(redis)
+            with_budgets, drop_budgets = redis_url(redis)
+            cleanups += [drop, drop_budgets]
+            cases[f"redis{tag}"] = functools.partial(cls, plain)
+            cases[f"redis+budgets{tag}"] = budgeted(cls, with_budgets)
+            if no_lease and not tag:
+                without, drop_without = redis_url(redis)
+                cleanups.append(drop_without)
+                cases["redis+budgets-nolease"] = budgeted(cls, without, False)
+    order = ("none", "memory", "sqlite", "sqlite@before", "sqlite+budgets",
+             "sqlite+budgets@before", "sqlite+budgets-nolease", "redis", "redis@before",
+             "redis+budgets", "redis+budgets@before", "redis+budgets-nolease")
+    return {name: cases[name] for name in order if name in cases}
 
 
 def flush(ledger: Any) -> None:
@@ -226,8 +269,9 @@ def table(
         rate, acpu = async_best.get(name, (float("nan"), float("nan")))
         scpu = sync_best.get(name, float("nan"))
         share = rate / base_rate
-        target = TARGETS.get(name.split("+")[0])
-        verdict = "" if target is None else f">= {target:.2f} {'ok' if share >= target else 'MISS'}"
+        target = TARGETS.get(name.split("+")[0].split("@")[0])
+        verdict = "" if target is None or share != share else (
+            f">= {target:.2f} {'ok' if share >= target else 'MISS'}")
         lines.append(
             f"{name:22} {rate:>14.0f} {share:>7.2f}x {acpu:>13.0f} {scpu:>12.0f} "
             f"{scpu - base_cpu:>14.0f}  {verdict}"
@@ -248,6 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", action="append", default=[], choices=("sync", "async"))
     parser.add_argument("--no-lease", action="store_true",
                         help="also run the budget cases with one hold per call (no leases)")
+    parser.add_argument("--only", action="append", default=[], metavar="CASE",
+                        help="run only these cases (repeat; 'none' is always run)")
+    parser.add_argument("--before", metavar="REV",
+                        help="also run each store case with the ledger package at git REV")
     parser.add_argument(
         "--redis", default=os.environ.get("HOLYSHEEP_TEST_REDIS"), help="a Redis URL to include"
     )
@@ -261,7 +309,10 @@ def main(argv: list[str] | None = None) -> int:
     sync_best: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp, unique_server() as base_url:
         cleanups: list[Callable[[], None]] = []
-        cases = ledgers(Path(tmp), args.redis, cleanups, args.no_lease)
+        before = load_ledger_at(args.before) if args.before else None
+        cases = ledgers(Path(tmp), args.redis, cleanups, before, args.no_lease)
+        if args.only:
+            cases = {n: make for n, make in cases.items() if n == "none" or n in args.only}
         try:
             if "async" not in args.skip:
                 found = asyncio.run(measure_async(base_url, cases, args))

@@ -285,3 +285,31 @@ def test_a_budget_lowered_elsewhere_stops_this_process_leases(url: str) -> None:
         with pytest.raises(BudgetExceededError):
             mine.reserve("gpt-4.1", ESTIMATE, ALICE)
         assert mine._leases.served == before  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["commit", "commit_many"])
+def test_a_replayed_settle_lowers_its_lease_once(url: str, clock: Clock, many: bool) -> None:
+    """A journal replayed after a crash between commit and marking commits its entries again:
+    recorded once, and the lease they were served from is lowered by their cost once, or the
+    store would hold less than the lease's owner may still spend."""
+    with CostLedger(url, clock=clock, catalog=CATALOG) as owner, CostLedger(
+        url, clock=clock, catalog=CATALOG
+    ) as other:
+        owner.set_budget("100", scope="user", key="alice", period="day")
+        holds = [owner.reserve("gpt-4.1", ESTIMATE, ALICE) for _ in range(3)]
+        assert all(is_lease(h.id) for h in holds)
+        infos = [call(user="alice") for _ in holds]
+        for hold, info in zip(holds, infos, strict=True):
+            owner.settle(hold, info)
+        owner.flush()
+        [seen] = other.budget_status()  # the owner's lease, less what its calls spent
+        entries = {e.id: e for e in owner.entries()}
+        items = [(entries[i.id], ("gpt-4.1",), h.id, clock()) for h, i in zip(holds, infos,
+                                                                             strict=True)]
+        if many:
+            assert owner.backend.commit_many(items) == [False] * 3  # type: ignore[attr-defined]
+        else:
+            assert [owner.backend.commit(*item) for item in items] == [False] * 3
+        [again] = other.budget_status()
+        assert again.spent_usd == seen.spent_usd == sum((usd(i) for i in infos), Decimal(0))
+        assert again.reserved_usd == seen.reserved_usd > 0

@@ -1,7 +1,7 @@
 """The journal: billed calls waiting for the group-commit writer, safe on disk before it runs.
 
-Each record is one JSON line (``[row, models, hold id]``, the row as the SQLite schema stores an
-entry: ``entry_row``) appended with a single ``write`` to a file only this process holds
+Each record is one compact JSON line (``[row, models, hold id]``, the row as the SQLite schema
+stores an entry: ``entry_row``) appended with a single ``write`` to a file only this process holds
 (``journal-<pid>-<id>.jsonl`` in the spool folder, ``flock``-ed while open), so a call that
 returned survives the process being killed: the page cache keeps what was written. No ``fsync``
 (the SQLite ledger runs ``synchronous=NORMAL`` too: a power cut may lose the last moments, a crash
@@ -29,6 +29,8 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no journal, calls are recorded one by one
     fcntl = None  # type: ignore[assignment]
+
+from pydantic_core import PydanticSerializationError, to_json
 
 from ._model import LedgerEntry
 from ._sqlite_schema import entry_from_row
@@ -66,7 +68,7 @@ class Journal:
 
     def append(self, row: Sequence[Any], models: tuple[str, ...], hold_id: str | None) -> None:
         """Write one record (one ``write`` call); raises ``OSError`` when the disk refuses."""
-        line = _encode([row, models, hold_id]).encode() + b"\n"
+        line = _line([row, models, hold_id])
         with self._lock:
             segment = self._current()
             os.write(segment.fd, line)
@@ -117,6 +119,15 @@ class Journal:
         segment = _Segment(path, fd)
         self._segments.append(segment)
         return segment
+
+
+def _line(record: list[Any]) -> bytes:
+    """One journal line: compact JSON by pydantic-core (Rust, ~5x the stdlib encoder's speed),
+    or by ``json`` (which escapes them) when a text holds a lone surrogate."""
+    try:
+        return to_json(record) + b"\n"
+    except PydanticSerializationError:
+        return _encode(record).encode() + b"\n"
 
 
 def _drop(segment: _Segment, *, unlink: bool) -> None:

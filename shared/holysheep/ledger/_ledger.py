@@ -204,6 +204,8 @@ class CostLedger:
         self._recorder = Recorder(
             commit_many, Journal(self._spool.directory), self._spool_failed, self._drain,
             window_s=_COMMIT_WINDOW_S,
+            try_commit_many=getattr(self._backend, "try_commit_many", None),
+            checkpoint=getattr(self._backend, "checkpoint", None),
         )
         writer = self._recorder.writer
         self._batcher = HoldBatcher(
@@ -702,10 +704,12 @@ class CostLedger:
 
     def _settle_soon(self, reservation: Reservation | None, info: CallInfo) -> bool:
         """Group commit: journal the record and queue it for the writer; False when this
-        ledger has no writer (record it with ``settle``/``asettle``). Never blocks on the store.
+        ledger has no writer (record it with ``settle``/``asettle``). Never waits on the store:
+        the caller commits a due batch itself only if the store's lock is free right now
+        (``try_commit_many``), sparing the writer thread's GIL hand-offs.
         """
         recorder = self._recorder
-        return recorder is not None and recorder.post(*self._entry(reservation, info))
+        return recorder is not None and recorder.post(*self._entry(reservation, info), inline=True)
 
     def _entry(
         self, reservation: Reservation | None, info: CallInfo

@@ -1,20 +1,27 @@
-"""Group commit for one ledger: billed calls journaled at once, written in batches by a thread.
+"""Group commit for one ledger: billed calls journaled at once, written in batches.
 
 ``Recorder.post`` appends the record to this process's journal (one ``write``: durable against
 a crash) and queues it; the writer thread hands each batch to the backend's ``commit_many`` (one
-SQLite transaction, one Redis pipeline) and then marks the journal lines finished. A batch the
-store refuses is moved to the spool (``LedgerSpoolWarning``) and replayed exactly once later,
-like any billed call the ledger could not record. Reservations stay held until their settle is
-committed, so a budget never counts less than it should meanwhile.
+SQLite transaction, one Redis script) and then marks the journal lines finished. A caller may
+commit a due batch itself with the backend's ``try_commit_many``, which never waits (it gives up
+at once when the store is busy, leaving the batch to the thread), so even an event loop may; the
+upkeep it must not do (a WAL checkpoint, which syncs the disk, and the spool replay) runs on the
+writer thread every ``_UPKEEP_EVERY`` inline batches. A batch the store refuses is moved to the
+spool (``LedgerSpoolWarning``) and replayed exactly once later, like any billed call the ledger
+could not record. Reservations stay held until their settle is committed, so a budget never
+counts less than it should meanwhile.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
+
+from holysheep.errors import ConfigurationError
 
 from ._backend import CommitItem
 from ._journal import Journal
@@ -32,6 +39,10 @@ Item = tuple[
 """A posted record: entry, models, hold id, now, a future for whoever waits on its outcome, and
 the entry as a row (``entry_row``: the journal's form, and the SQLite backend's)."""
 Spooler = Callable[[LedgerEntry, tuple[str, ...], "str | None", BaseException], None]
+_UPKEEP_EVERY = 32
+"""Inline batches between two upkeep runs on the writer thread."""
+CommitMany = Callable[[list[CommitItem], list[tuple[Any, ...]]], "list[bool] | None"]
+"""A backend's ``commit_many`` (or ``try_commit_many``: None when the store was busy)."""
 
 
 class Recorder:
@@ -39,21 +50,27 @@ class Recorder:
 
     def __init__(
         self,
-        commit_many: Callable[[list[CommitItem], list[tuple[Any, ...]]], list[bool]],
+        commit_many: CommitMany,
         journal: Journal,
         spool: Spooler,
         after: Callable[[], None],
         *,
         window_s: float,
+        try_commit_many: CommitMany | None = None,
+        checkpoint: Callable[[], None] | None = None,
     ) -> None:
         self._commit_many = commit_many
+        self._try_commit_many = try_commit_many
+        self._checkpoint = checkpoint
+        self._inline_batches = 0
         self._journal = journal
         self._spool = spool
         self._after = after
         self._warned_journal = False
         self._order = threading.Lock()
         self.writer: GroupWriter[Item] = GroupWriter(
-            self._write, window_s=window_s, name="holysheep-ledger-writer"
+            self._write, window_s=window_s, name="holysheep-ledger-writer",
+            write_inline=None if try_commit_many is None else self._write_inline,
         )
 
     def post(
@@ -63,8 +80,11 @@ class Recorder:
         hold: str | None,
         now: float,
         future: Future[Any] | None = None,
+        *,
+        inline: bool = False,
     ) -> bool:
-        """Journal the record and queue it for the next batch; returns at once.
+        """Journal the record and queue it for the next batch; returns at once. ``inline``:
+        if a batch is due and the store's lock is free, this caller commits it (never waiting).
 
         False (nothing queued) when the journal cannot be written: record the call directly.
         """
@@ -80,7 +100,10 @@ class Recorder:
                         "are recorded one by one", self._journal.directory, exc,
                     )
                 return False
-            self.writer.post((entry, models, hold, now, future, row))
+            self.writer.post((entry, models, hold, now, future, row), inline=inline,
+                             patient=hold is None and future is None)
+        if inline:
+            self.writer.write_due()
         return True
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -99,9 +122,7 @@ class Recorder:
     def _write(self, items: list[Item]) -> None:
         """On the writer thread: commit one batch, or spool it; never raises."""
         try:
-            recorded = self._commit_many(
-                [(e, m, h, n) for e, m, h, n, _f, _r in items], [item[5] for item in items]
-            )
+            recorded = self._commit_many(*_split(items))
         except Exception as exc:  # LedgerError, or a backend's own bug: keep every record
             for entry, models, hold, _now, future, _row in items:
                 try:
@@ -112,11 +133,52 @@ class Recorder:
                     future.set_result(entry)
             self._journal.finished(len(items))
             return
+        assert recorded is not None
+        self._finished(items, recorded)
+        self._replay()
+
+    def _write_inline(self, items: list[Item]) -> bool:
+        """On a caller's thread: commit one batch unless the store is busy or fails (False: the
+        writer thread takes it, waiting and spooling as it may); never raises, never waits."""
+        assert self._try_commit_many is not None
+        try:
+            recorded = self._try_commit_many(*_split(items))
+        except Exception:
+            return False
+        if recorded is None:
+            return False
+        self._finished(items, recorded)
+        self._inline_batches += 1  # one inline writer at a time (the writer's busy flag)
+        if self._inline_batches % _UPKEEP_EVERY == 0:
+            # closed meanwhile: nothing to keep up (its last flush ran on the thread)
+            with contextlib.suppress(ConfigurationError):
+                self.writer.call(self._upkeep)
+        return True
+
+    def _finished(self, items: list[Item], recorded: list[bool]) -> None:
+        """A batch is committed: answer whoever waits, drop its journal lines."""
         for (entry, _m, _h, _n, future, _r), new in zip(items, recorded, strict=True):
             if future is not None:
                 future.set_result(entry if new else None)
         self._journal.finished(len(items))
+
+    def _replay(self) -> None:
+        """After a commit on the writer thread: replay spooled records, if any wait."""
         try:
             self._after()
         except Exception:
             logger.warning("holysheep: replaying the spool failed", exc_info=True)
+
+    def _upkeep(self) -> None:
+        """On the writer thread, after inline batches: checkpoint the WAL, replay the spool."""
+        if self._checkpoint is not None:
+            try:
+                self._checkpoint()
+            except Exception as exc:  # the next checkpoint (or any connection's) catches up
+                logger.debug("holysheep: ledger checkpoint failed: %s", exc)
+        self._replay()
+
+
+def _split(items: list[Item]) -> tuple[list[CommitItem], list[tuple[Any, ...]]]:
+    """A batch as ``commit_many`` takes it: the commit items and the entries' rows."""
+    return [(e, m, h, n) for e, m, h, n, _f, _r in items], [item[5] for item in items]

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
+from pydantic_core import PydanticSerializationError, to_json
 
 from holysheep.errors import ConfigurationError
 
@@ -32,7 +33,7 @@ from ._budgets import from_nano, to_nano, window, window_start
 from ._errors import redis_error, scrub
 from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_SHARE
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
-from ._redis_lua import COMMIT, GIVE_BACK, RESERVE, RESERVE_LEASED, RESERVE_MANY
+from ._redis_lua import COMMIT, COMMIT_MANY, GIVE_BACK, RESERVE, RESERVE_LEASED, RESERVE_MANY
 
 __all__ = ["DEFAULT_PREFIX", "RedisBackend"]
 
@@ -88,6 +89,7 @@ class RedisBackend:
         self._reserve_many = self._client.register_script(RESERVE_MANY)
         self._reserve_leased = self._client.register_script(RESERVE_LEASED)
         self._give_back = self._client.register_script(GIVE_BACK)
+        self._commit_many = self._client.register_script(COMMIT_MANY)
 
     def close(self) -> None:
         """Close the connection pool; safe to call twice."""
@@ -194,12 +196,33 @@ class RedisBackend:
 
     @_translated
     def commit_many(self, items: Sequence[CommitItem], rows: Any = None) -> list[bool]:
-        """Group commit: one pipeline of commit scripts (each atomic), one round trip.
+        """Group commit: one script for the batch (``COMMIT_MANY``), one round trip.
 
-        ``rows`` (the SQLite form of the entries) is not needed here.
+        The batch goes as one JSON argument: redis-py packs each argument in Python, which cost
+        more than the server's work when each entry was a script call of 17 arguments. ``rows``
+        (the SQLite form of the entries) is not needed here.
         """
-        calls = [self._commit_call(*item) for item in items]
-        return [bool(r) for r in self._pipelined(self._commit, COMMIT, calls)]
+        if not items:
+            return []
+        windows: dict[int, tuple[str, str]] = {}
+        records = []
+        for entry, models, hold_id, now in items:
+            day = int(now // 86_400)  # UTC days: one gmtime per day seen, not two per entry
+            wins = windows.get(day)
+            if wins is None:
+                wins = windows[day] = (window("day", now), window("month", now))
+            cost = entry.cost
+            records.append((
+                entry.key, f"{entry.ts_us / 1_000_000:.6f}", _json(entry.as_dict()),
+                "" if cost is None else str(to_nano(cost.total_usd, up=True)),
+                entry.user or "", entry.app or "", entry.task or "", models[0], models[-1],
+                *wins, hold_id or "",
+            ))
+        keys = [self._k_keys, self._k_entries, self._k_budgets, self._k_spent, self._k_holds]
+        [replies] = self._pipelined(
+            self._commit_many, COMMIT_MANY, [(keys, [_json(records)])]
+        )
+        return [bool(r) for r in replies]
 
     @_translated
     def reserve_many(self, reservations: Sequence[Reservation], now: float) -> list[bool | Refusal]:
@@ -321,6 +344,14 @@ class RedisBackend:
     def totals(self, query: Query) -> list[TotalsRow]:
         """Sums per group, over the entries read from the sorted set."""
         return aggregate(self._scan(query), query)
+
+
+def _json(value: Any) -> str:
+    """Compact JSON by pydantic-core (Rust); ``json`` for text with a lone surrogate."""
+    try:
+        return to_json(value).decode()
+    except PydanticSerializationError:
+        return json.dumps(value, separators=(",", ":"))
 
 
 def _budget(raw: str) -> Budget:

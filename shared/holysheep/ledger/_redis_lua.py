@@ -14,7 +14,7 @@ JSON scored by epoch seconds.
 
 from __future__ import annotations
 
-__all__ = ["COMMIT", "GIVE_BACK", "RESERVE", "RESERVE_LEASED", "RESERVE_MANY"]
+__all__ = ["COMMIT", "COMMIT_MANY", "GIVE_BACK", "RESERVE", "RESERVE_LEASED", "RESERVE_MANY"]
 
 _COMMON = """
 local function applies(b, user, app, task, m1, m2)
@@ -44,6 +44,12 @@ local function drop_hold(holds, id, nano)
     h.nano = string.format('%.0f', left)
     redis.call('HSET', holds, lease, cjson.encode(h))
   end
+end
+-- At settle: a plain hold goes whether or not the entry is new; a lease is lowered only by an
+-- entry recorded now (a replayed duplicate was charged to its lease the first time).
+local function settle_hold(holds, id, nano, new)
+  if id == '' then return end
+  if new or string.sub(id, 1, 6) ~= 'lease-' then drop_hold(holds, id, nano) end
 end
 local function win(period, day, month)
   if period == 'day' then return day end
@@ -101,8 +107,9 @@ COMMIT = (
 -- KEYS: keys, entries, budgets, spent, holds
 -- ARGV: dedup key, score, entry JSON, nano ('' when unpriced), user, app, task,
 --       served model, requested model, day window, month window, hold id ('' when none)
-if ARGV[12] ~= '' then drop_hold(KEYS[5], ARGV[12], ARGV[4]) end
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+local new = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1
+settle_hold(KEYS[5], ARGV[12], ARGV[4], new)
+if not new then return 0 end
 redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
 if ARGV[4] ~= '' then
   local raw = redis.call('HGETALL', KEYS[3])
@@ -307,6 +314,49 @@ for r = 0, n - 1 do
   if stored then
     redis.call('HSET', KEYS[3], id, cjson.encode({user = user, app = app, task = task,
       model = model, nano = stored, exp = ARGV[at + 3]}))
+  end
+end
+return out
+"""
+)
+
+COMMIT_MANY = (
+    _COMMON
+    + """
+-- A batch of settled calls, each recorded as COMMIT would record it, in one script: the batch
+-- arrives as one JSON argument (one argument to pack on the client, one C decode here), and
+-- budgets are read and decoded once, only when a new priced entry needs them.
+-- KEYS: keys, entries, budgets, spent, holds
+-- ARGV[1]: JSON array of [dedup key, score, entry JSON, nano ('' when unpriced), user, app,
+--          task, served model, requested model, day window, month window, hold id ('' none)]
+-- Returns 1 (recorded) or 0 (recorded before) per entry, in order.
+local records = cjson.decode(ARGV[1])
+local budgets = nil
+local out = {}
+for r, e in ipairs(records) do
+  local new = redis.call('HSETNX', KEYS[1], e[1], e[2]) == 1
+  settle_hold(KEYS[5], e[12], e[4], new)
+  if not new then
+    out[r] = 0
+  else
+    redis.call('ZADD', KEYS[2], e[2], e[3])
+    if e[4] ~= '' then
+      if budgets == nil then
+        budgets = {}
+        local raw = redis.call('HGETALL', KEYS[3])
+        for i = 1, #raw, 2 do
+          local b = cjson.decode(raw[i + 1])
+          b.id = raw[i]
+          budgets[#budgets + 1] = b
+        end
+      end
+      for _, b in ipairs(budgets) do
+        if applies(b, e[5], e[6], e[7], e[8], e[9]) then
+          redis.call('HINCRBY', KEYS[4], b.id .. '#' .. win(b.period, e[10], e[11]), e[4])
+        end
+      end
+    end
+    out[r] = 1
   end
 end
 return out

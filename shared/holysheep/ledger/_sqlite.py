@@ -17,6 +17,7 @@ import contextlib
 import functools
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
@@ -99,6 +100,12 @@ def _translated(method: F) -> F:
             raise sqlite_error(self.url, exc, waited) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def _on_a_loop() -> bool:
+    """Whether an asyncio event loop runs in this thread."""
+    aio = sys.modules.get("asyncio")
+    return aio is not None and aio.events._get_running_loop() is not None
 
 
 def _checked_path(path: str | os.PathLike[str]) -> Path:
@@ -434,9 +441,10 @@ class SQLiteBackend:
     ) -> bool:
         """Record once, charge budgets and drop the hold; waits ``settle_wait_s`` at most."""
         with self._write(self._settle_ms) as conn:
-            if hold_id is not None:
-                drop_holds(conn, [(hold_id, spend_nano(entry))])
-            if conn.execute(INSERT_ENTRY, entry_row(entry)).rowcount == 0:
+            new = conn.execute(INSERT_ENTRY, entry_row(entry)).rowcount == 1
+            if hold_id is not None:  # a lease is lowered only by an entry recorded now
+                drop_holds(conn, [(hold_id, spend_nano(entry) if new else 0)])
+            if not new:
                 return False  # recorded before: exactly once
             if entry.cost is None:
                 return True
@@ -457,40 +465,79 @@ class SQLiteBackend:
         ``rows``: the entries as ``entry_row`` built them already. Budget counters are read and
         written once per (budget, window) for the whole batch.
         """
+        with self._write(self._settle_ms) as conn:
+            return self._commit_batch(conn, items, rows)
+
+    def try_commit_many(
+        self, items: Sequence[CommitItem], rows: Sequence[tuple[Any, ...]] | None = None
+    ) -> list[bool] | None:
+        """``commit_many`` if the file's write lock is free right now; None (nothing written)
+        when another connection holds it or anything fails. Never waits, so a caller's own
+        thread, even an event loop's, may commit a batch: the lock is tried once, and the
+        connection of a thread running an event loop leaves WAL checkpoints (which sync the
+        disk) to ``checkpoint`` on another thread.
+        """
+        try:
+            conn = self._conn()
+            if getattr(self._local, "quiet", None) is not conn and _on_a_loop():
+                conn.execute("PRAGMA wal_autocheckpoint = 0")
+                self._local.quiet = conn
+            try:
+                with self._write(0) as conn:
+                    return self._commit_batch(conn, items, rows)
+            finally:  # this thread's reads and reservations wait for the lock as before
+                conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+                self._local.busy_ms = self._busy_ms
+        except sqlite3.Error:
+            return None
+
+    @_translated
+    def checkpoint(self) -> None:
+        """Copy the WAL into the file (PASSIVE: never waits for readers or writers), for the
+        commits of connections that leave it to this one (``try_commit_many``)."""
+        self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def _commit_batch(
+        self,
+        conn: sqlite3.Connection,
+        items: Sequence[CommitItem],
+        rows: Sequence[tuple[Any, ...]] | None,
+    ) -> list[bool]:
+        """The statements of a group commit, inside the caller's write transaction."""
         if rows is None:
             rows = [entry_row(entry) for entry, _m, _h, _n in items]
         keys = [entry.key for entry, _m, _h, _n in items]
         charges: dict[tuple[str, str], Decimal] = {}
-        with self._write(self._settle_ms) as conn:
-            drop_holds(conn, [(hold, spend_nano(entry)) for entry, _, hold, _ in items
-                              if hold is not None])
-            seen = {
-                key for (key,) in conn.execute(
-                    f"SELECT dedup FROM entries WHERE dedup IN ({', '.join('?' * len(keys))})",
-                    keys,
-                )
-            }
-            recorded = []
-            for key in keys:  # new unless recorded before, or earlier in this batch
-                recorded.append(key not in seen)
-                seen.add(key)
-            width = len(rows[0]) if rows else 1
-            for part in _parts(rows, width):  # one statement: SQLite steps once, not per row
-                values = ", ".join([f"({', '.join('?' * width)})"] * len(part))
-                conn.execute(INSERT_ENTRIES.format(values=values),
-                             [value for row in part for value in row])
-            budgets = self._budgets(conn)
-            for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
-                if not new or entry.cost is None or not budgets:
-                    continue
-                amount = entry.cost.total_usd
-                for budget in Facets.of_entry(entry, models).applicable(budgets):
-                    slot = (budget.id, window(budget.period, now))
-                    charges[slot] = charges.get(slot, _ZERO) + amount
-            for (budget_id, win), amount in charges.items():
-                row = conn.execute(_SPENT, (budget_id, win)).fetchone()
-                spent = (Decimal(row[0]) if row else _ZERO) + amount
-                conn.execute(_SET_SPENT, (budget_id, win, str(spent)))
+        seen = {
+            key for (key,) in conn.execute(
+                f"SELECT dedup FROM entries WHERE dedup IN ({', '.join('?' * len(keys))})",
+                keys,
+            )
+        }
+        recorded = []
+        for key in keys:  # new unless recorded before, or earlier in this batch
+            recorded.append(key not in seen)
+            seen.add(key)
+        drop_holds(conn, [(hold, spend_nano(entry) if new else 0)
+                          for (entry, _, hold, _), new in zip(items, recorded, strict=True)
+                          if hold is not None])
+        width = len(rows[0]) if rows else 1
+        for part in _parts(rows, width):  # one statement: SQLite steps once, not per row
+            values = ", ".join([f"({', '.join('?' * width)})"] * len(part))
+            conn.execute(INSERT_ENTRIES.format(values=values),
+                         [value for row in part for value in row])
+        budgets = self._budgets(conn)
+        for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
+            if not new or entry.cost is None or not budgets:
+                continue
+            amount = entry.cost.total_usd
+            for budget in Facets.of_entry(entry, models).applicable(budgets):
+                slot = (budget.id, window(budget.period, now))
+                charges[slot] = charges.get(slot, _ZERO) + amount
+        for (budget_id, win), amount in charges.items():
+            row = conn.execute(_SPENT, (budget_id, win)).fetchone()
+            spent = (Decimal(row[0]) if row else _ZERO) + amount
+            conn.execute(_SET_SPENT, (budget_id, win, str(spent)))
         return recorded
 
     @_translated
