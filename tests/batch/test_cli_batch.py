@@ -83,8 +83,10 @@ def test_usage_mistakes_are_one_line(
     assert main(["batch", str(source)]) == 1
     assert "-o OUT.jsonl" in capsys.readouterr().err
     assert main(["batch", str(source), "-o", str(source)]) == 1
-    assert main(["batch", str(source), "-o", "o.jsonl", "--journal", "redis://x:1/0"]) == 1
+    out = tmp_path / "o.jsonl"
+    assert main(["batch", str(source), "-o", str(out), "--journal", "redis://x:1/0"]) == 1
     assert "--job" in capsys.readouterr().err
+    assert not out.exists()  # a usage mistake leaves nothing behind
     assert main(["batch", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o")]) == 1
     assert "missing.jsonl" in capsys.readouterr().err
 

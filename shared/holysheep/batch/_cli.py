@@ -73,6 +73,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise _usage("usage: holysheep batch IN.jsonl -o OUT.jsonl [options]")
     if os.path.abspath(args.input) == os.path.abspath(args.output):
         raise _usage("the output must be another file than the input")
+    if _journal(args).startswith(("redis://", "rediss://", "unix://")) and not args.job:
+        # refused before the output file is created, not on the job's first read
+        raise _usage("a Redis journal is shared by many workers: name the job with --job NAME, "
+                     "the same name in every worker")
     from holysheep import HolySheepClient
 
     from ._progress import Progress, count_lines
