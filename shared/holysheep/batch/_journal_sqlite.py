@@ -99,6 +99,7 @@ class SQLiteJournal:
             writer.execute("PRAGMA wal_autocheckpoint=0")
             self._pages = 0  # WAL pages written since the last checkpoint, by estimate
             self._checkpointer: threading.Thread | None = None
+            self._finish_checkpoint = False  # a thread's checkpoint ended: the writer completes it
             self._spent = Decimal(self._meta("spent_usd") or 0)
             # most jobs never fail a request: skip the failures table until one does
             self._failures = conn.execute(
@@ -228,6 +229,12 @@ class SQLiteJournal:
         spent = self._spent + sum((usd for _, _, usd, _ in commits), Decimal(0))
         with self._errors("write"):
             conn = self._writer
+            checkpointer = self._checkpointer
+            if self._finish_checkpoint and checkpointer is not None and not checkpointer.is_alive():
+                # the thread copied the log while commits went on; copying the few pages written
+                # since lets this commit start the log over (a log is reused once fully copied)
+                self._finish_checkpoint = False
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
@@ -257,6 +264,7 @@ class SQLiteJournal:
                 self._checkpointer is not None and self._checkpointer.is_alive()):
             return
         self._pages = 0
+        self._finish_checkpoint = True
         self._checkpointer = threading.Thread(
             target=_checkpoint, args=(self.path,), name="holysheep-batch-checkpoint", daemon=True)
         self._checkpointer.start()
