@@ -251,9 +251,9 @@ class SQLiteJournal:
                 conn.execute("ROLLBACK")
                 raise
         self._spent = spent
-        # a commit writes the leaf pages it touched (answers, its key index, marks, meta) and
-        # about one page per 4 KB of records
-        self._wrote(4 + sum(len(record) for _, record, _, _ in commits) // 4000)
+        # a commit writes a page of the key index per answer (random keys), one per 4 KB of
+        # records, and the pages of marks, meta and the tree above them
+        self._wrote(4 + len(commits) + sum(len(record) for _, record, _, _ in commits) // 4000)
         return [None] * len(commits)
 
     def _wrote(self, pages: int) -> None:
@@ -333,11 +333,15 @@ class SQLiteJournal:
 
 
 def _checkpoint(path: Path) -> None:
-    """One PASSIVE checkpoint on a connection of its own; a failure leaves the WAL to the next."""
+    """PASSIVE checkpoints on a connection of its own, again while commits made meanwhile left
+    many pages uncopied (the writer copies the rest); a failure leaves the WAL to the next."""
     try:
         conn = sqlite3.connect(path, isolation_level=None)
         try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            for _ in range(4):
+                _, logged, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if logged - copied < 256:
+                    break
         finally:
             conn.close()
     except sqlite3.Error:  # the WAL stays valid and keeps every commit; close() checkpoints it
