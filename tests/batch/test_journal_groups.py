@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
 from holysheep import BadRequestError, HolySheepClient
-from holysheep.batch import BatchResult, JournalError
+from holysheep.batch import BatchResult, JournalError, _journal_sqlite
 from holysheep.batch._journal_sqlite import SQLiteJournal
+from holysheep.batch._seen import SeenIds
 from holysheep.cli import main
 from holysheep.testing import RelayEmulator
 
@@ -168,3 +171,50 @@ def test_a_second_process_on_a_running_sqlite_job_is_refused_and_pointed_at_redi
     assert worker.returncode == 0, err
     results = list(client.batch(items, journal=journal))  # the job is free again once it ended
     assert all(r.ok and r.from_journal for r in results)
+
+
+class _WalWatch(SQLiteJournal):
+    """A SQLite journal noting the size of its write-ahead log after each commit."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path), "default")
+        self.wal: list[int] = []
+
+    def finish(self, commits: list) -> list[str | None]:
+        firsts = super().finish(commits)
+        self.wal.append(os.path.getsize(f"{self.path}-wal"))
+        return firsts
+
+
+def test_a_long_job_checkpoints_its_journal_on_the_side_so_the_log_stays_small(
+    client: HolySheepClient, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # commits run on the job's own thread and never checkpoint; a thread of the journal copies
+    # the log into the file every _CHECKPOINT_PAGES pages: without it the log would only grow
+    def largest_log(pages: int, name: str) -> int:
+        monkeypatch.setattr(_journal_sqlite, "_CHECKPOINT_PAGES", pages)
+        journal = _WalWatch(tmp_path / f"{name}.db")
+        results = list(client.batch(requests(300, prefix=name), journal=journal, concurrency=1))
+        assert all(r.ok for r in results) and len(journal.wal) == 300
+        assert len(_answered(tmp_path / f"{name}.db")) == 300  # every answer is kept
+        return max(journal.wal)
+
+    unchecked = largest_log(10**9, "never")
+    assert largest_log(32, "often") * 3 < unchecked  # ~10x in practice
+
+
+def test_the_custom_id_check_of_a_big_input_costs_tens_of_bytes_a_line_and_still_refuses() -> None:
+    ids = [f"request-{i}" for i in range(60_000)]
+    body, other = "ab12" * 10, "cd34" * 10  # body hashes, as body_hash gives them
+    tracemalloc.start()
+    try:
+        seen = SeenIds()
+        assert all(seen.first_body(custom_id, body) for custom_id in ids)
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept / len(ids) < 40 and peak / len(ids) < 64  # a dict of the ids: ~150 a line
+    sample = ids[::997]
+    assert all(seen.first_body(custom_id, body) for custom_id in sample)  # the same body again
+    assert not any(seen.first_body(custom_id, other) for custom_id in sample)  # another body
+    assert seen.first_body("request-new", other) and len(seen) == len(ids) + 1

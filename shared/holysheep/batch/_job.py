@@ -29,6 +29,7 @@ from ._journal import Claim, Commit, Journal, Mark
 from ._limits import AdaptiveLimits
 from ._model import BatchRequest, BatchResult, BatchSummary
 from ._records import decode_error, decode_ok, encode_error, encode_ok, record_usd
+from ._seen import SeenIds
 
 __all__ = ["Job", "Work"]
 
@@ -92,7 +93,7 @@ class Job:
         self._committing: list[tuple[Work, Any]] | None = None  # the group being written
         self._commits: list[Commit] = []
         self._infos: list[Any] = []
-        self._ids: dict[str, int] = {}  # custom_id -> hash() of its body hash (compact)
+        self._ids = SeenIds()  # custom_id -> its body's fingerprint, ~24 bytes a line
         self.stopped = False
         self._renew_every = lease_s / 3
         self._poll_every = min(1.0, lease_s / 4)
@@ -144,8 +145,7 @@ class Job:
 
     def _reused(self, request: BatchRequest, digest: str) -> bool:
         """Refuse a request whose custom_id an earlier line of this input used for another body."""
-        mine = hash(digest)  # a 64-bit collision could only miss a refusal, never make one
-        if self._ids.setdefault(request.custom_id, mine) == mine:
+        if self._ids.first_body(request.custom_id, digest):
             return False
         where = f"line {request.line}" if request.line is not None else f"request {request.seq}"
         self._emit(BatchResult(

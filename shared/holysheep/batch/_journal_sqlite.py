@@ -1,10 +1,12 @@
 """The SQLite journal: one file beside the output, for a job run on one machine.
 
 WAL mode with ``synchronous=NORMAL``: each answer is committed before the caller sees it, and a
-committed answer survives the process being killed (SIGKILL included). Several jobs may share a
-file under different names. There are no leases: a run holds an exclusive lock on its job (a
-lock file beside the journal, released by the kernel however the process ends), so a second
-process running the same job is refused with a pointer to Redis, which serves fleets.
+committed answer survives the process being killed (SIGKILL included). Commits run on the
+caller's thread (no fsync: tens of microseconds); checkpoints, which fsync, run on a thread of
+their own. Several jobs may share a file under different names. There are no leases: a run
+holds an exclusive lock on its job (a lock file beside the journal, released by the kernel
+however the process ends), so a second process running the same job is refused with a pointer
+to Redis, which serves fleets.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
@@ -57,15 +60,19 @@ SELECT (SELECT hash FROM marks WHERE job=? AND custom_id=? AND ok=1),
 
 _IN = "?" + ",?" * 63  # placeholders for a block of up to 64 keys, padded with ''
 
+_CHECKPOINT_PAGES = 4096
+"""WAL pages (4 KB) written, by estimate, before a checkpoint thread copies them into the file."""
+
 
 class SQLiteJournal:
     """A job's journal in a SQLite file (created with its folder when missing).
 
-    Answers are committed on a connection of their own (``finish``), which the async runner
-    calls on a writer thread while lookups go on reading through the first one (WAL)."""
+    Answers are committed on a connection of their own (``finish``) on the caller's thread:
+    handing each group to a writer thread cost milliseconds of GIL hand-offs while its answers
+    held their call slots. The WAL is checkpointed (the only step that fsyncs) on a thread."""
 
-    offload = True
-    """``finish`` may run on another thread than the other methods (one call at a time)."""
+    offload = False
+    """``finish`` runs on the runner's own thread: a commit without a checkpoint does not block."""
 
     def __init__(self, path: str, job: str, *, exclusive: bool = False) -> None:
         self.path = Path(path).expanduser()
@@ -81,14 +88,18 @@ class SQLiteJournal:
             conn.execute("PRAGMA busy_timeout=5000")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint=0")  # see the writer's below
             conn.executescript(_SCHEMA)
             self._writer = writer = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False)
             writer.execute("PRAGMA busy_timeout=5000")
             writer.execute("PRAGMA synchronous=NORMAL")
-            # checkpoint (copy the WAL into the file and fsync) every 32 MB, not every 4 MB: a
-            # commit that checkpoints holds its answers' call slots meanwhile; the WAL goes at close
-            writer.execute("PRAGMA wal_autocheckpoint=8192")
+            # no checkpoint inside a commit (it would fsync with the answers' call slots held):
+            # _checkpoint does it on a thread, and the last connection's close ends the WAL
+            writer.execute("PRAGMA wal_autocheckpoint=0")
+            self._pages = 0  # WAL pages written since the last checkpoint, by estimate
+            self._checkpointer: threading.Thread | None = None
+            self._finish_checkpoint = False  # a thread's checkpoint ended: the writer completes it
             self._spent = Decimal(self._meta("spent_usd") or 0)
             # most jobs never fail a request: skip the failures table until one does
             self._failures = conn.execute(
@@ -218,6 +229,12 @@ class SQLiteJournal:
         spent = self._spent + sum((usd for _, _, usd, _ in commits), Decimal(0))
         with self._errors("write"):
             conn = self._writer
+            checkpointer = self._checkpointer
+            if self._finish_checkpoint and checkpointer is not None and not checkpointer.is_alive():
+                # the thread copied the log while commits went on; copying the few pages written
+                # since lets this commit start the log over (a log is reused once fully copied)
+                self._finish_checkpoint = False
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
@@ -234,7 +251,23 @@ class SQLiteJournal:
                 conn.execute("ROLLBACK")
                 raise
         self._spent = spent
+        # a commit writes a page of the key index per answer (random keys), one per 4 KB of
+        # records, and the pages of marks, meta and the tree above them
+        self._wrote(4 + len(commits) + sum(len(record) for _, record, _, _ in commits) // 4000)
         return [None] * len(commits)
+
+    def _wrote(self, pages: int) -> None:
+        """Count WAL pages written; past ``_CHECKPOINT_PAGES``, checkpoint on a thread (PASSIVE:
+        commits go on meanwhile), one checkpoint at a time."""
+        self._pages += pages
+        if self._pages < _CHECKPOINT_PAGES or (
+                self._checkpointer is not None and self._checkpointer.is_alive()):
+            return
+        self._pages = 0
+        self._finish_checkpoint = True
+        self._checkpointer = threading.Thread(
+            target=_checkpoint, args=(self.path,), name="holysheep-batch-checkpoint", daemon=True)
+        self._checkpointer.start()
 
     def fail(self, key: str, record: str, marks: list[Mark]) -> None:
         self._failures = True
@@ -251,10 +284,12 @@ class SQLiteJournal:
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
+        self._wrote(3)
 
     def mark(self, marks: list[Mark]) -> None:
         with self._errors("write"):
             self._put_marks(marks)
+        self._wrote(1)
 
     def _put_marks(self, marks: list[Mark], conn: sqlite3.Connection | None = None) -> None:
         (conn or self._conn).executemany(
@@ -282,6 +317,10 @@ class SQLiteJournal:
                 "failed": rows.get(0, 0), "spent_usd": spent}
 
     def close(self) -> None:
+        checkpointer = getattr(self, "_checkpointer", None)
+        if checkpointer is not None:  # let it end before the last connection checkpoints
+            checkpointer.join()
+            self._checkpointer = None
         for name in ("_writer", "_conn"):
             conn = getattr(self, name, None)
             if conn is not None:
@@ -291,3 +330,19 @@ class SQLiteJournal:
         if lock is not None:  # closing the file drops the lock
             lock.close()
             self._lock = None
+
+
+def _checkpoint(path: Path) -> None:
+    """PASSIVE checkpoints on a connection of its own, again while commits made meanwhile left
+    many pages uncopied (the writer copies the rest); a failure leaves the WAL to the next."""
+    try:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            for _ in range(4):
+                _, logged, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if logged - copied < 256:
+                    break
+        finally:
+            conn.close()
+    except sqlite3.Error:  # the WAL stays valid and keeps every commit; close() checkpoints it
+        return

@@ -2,10 +2,11 @@
 
 Each is a short loop over ``Job`` (which holds every rule): read input in blocks while there is
 room, start what the job allows, hand out what is ready, wait for a call to end, a commit or a
-timer. Answers are committed in groups on a journal thread (SQLite, Redis): a group is every
-answer that ended while the previous one was written, and each keeps its call slot until its
-commit, so at most the concurrency is ever paid and not yet journaled. The two drivers differ
-only in how calls run and how the loop waits.
+timer. Answers are committed in groups, each keeping its call slot until its commit, so at most
+the concurrency is ever paid and not yet journaled: on the driver's own thread for memory and
+SQLite (a group is every answer that ended in one pass; a SQLite commit does not fsync), on a
+journal thread for Redis (a group is every answer that ended while the previous one was sent).
+The two drivers differ only in how calls run and how the loop waits.
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ async def _aparsed(requests: AsyncIterable[Any], model: str | None) -> AsyncIter
 
 
 def _writer(job: Job) -> ThreadPoolExecutor | None:
-    """A thread for the journal's commits when its backend allows (SQLite, Redis): they wait on
-    I/O there while calls go on; one at a time, so the next group gathers meanwhile."""
+    """A thread for the journal's commits when its backend asks for one (Redis): they wait on
+    the network there while calls go on; one at a time, so the next group gathers meanwhile."""
     if not getattr(job.journal, "offload", False):
         return None
     return ThreadPoolExecutor(1, thread_name_prefix="holysheep-batch-journal")
