@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from holysheep._secrets import header_values, masked_headers
-from holysheep._secrets import is_sensitive_header as is_credential_header
 from holysheep.errors import ConfigurationError
+from holysheep.integration import header_values, is_credential_header, masked_headers
 from langchain_core.utils.utils import _build_model_kwargs
 
 __all__ = [

@@ -12,7 +12,11 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from holysheep import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
-from holysheep._base import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TOTAL_TIMEOUT, check_settings
+from holysheep.integration import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TOTAL_TIMEOUT,
+    check_settings,
+)
 from holysheep.tokens import estimate_tools_tokens
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage

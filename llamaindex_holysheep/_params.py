@@ -12,9 +12,8 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from holysheep._secrets import header_values, masked_headers
-from holysheep._secrets import is_sensitive_header as is_credential_header
 from holysheep.errors import ConfigurationError
+from holysheep.integration import header_values, is_credential_header, masked_headers
 
 __all__ = [
     "constructor_arguments",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 from typing import TYPE_CHECKING, Any
 
-from holysheep._tool_deltas import ToolCallIndexer
+from holysheep.integration import ToolCallIndexer
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
@@ -23,7 +23,7 @@ from ._convert import call_dict, message_blocks, response_from_completion
 
 if TYPE_CHECKING:
     from holysheep import AsyncChatStream, ChatCompletionChunk, ChatStream
-    from holysheep._accumulate import ToolCallProgress
+    from holysheep.integration import ToolCallProgress
 
 __all__ = ["StreamState"]
 

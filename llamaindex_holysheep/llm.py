@@ -13,7 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from holysheep import HolySheepClient, UnknownModelPriceWarning
-from holysheep._base import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TOTAL_TIMEOUT, check_settings
+from holysheep.integration import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TOTAL_TIMEOUT,
+    check_settings,
+)
 from llama_index.core.base.llms.generic_utils import prompt_to_messages
 from llama_index.core.base.llms.types import (
     ChatMessage,
