@@ -53,6 +53,11 @@ class Mirror:
     def origin(self, path: str) -> str:
         return f"{self.name}@{self.commit}:{path}"
 
+    def ls(self, folder: str = "") -> list[str]:
+        """Every file path under ``folder`` (the whole tree by default)."""
+        args = ["ls-tree", "-r", "--name-only", "HEAD"] + ([folder] if folder else [])
+        return self._run(*args).splitlines()
+
 
 def row(text: str, label: str, source: str, licence: str, origin: str, lang: str = "en") -> Row:
     return {
@@ -479,6 +484,24 @@ def own_prompts() -> dict[str, list[Row]]:
     }
 
 
+def third_round(mirror: Any, rng: random.Random) -> dict[str, list[Row]]:
+    """The third round (``classifier_public_sources.py``): eight more independent sources."""
+    import classifier_public_sources as pub
+
+    return {
+        "nq_open": list(
+            pub.nq_open(mirror("google-research-datasets/natural-questions"), rng, row)
+        ),
+        "hwu64": list(pub.hwu64(mirror("xliuhw/NLU-Evaluation-Data"), rng, row)),
+        "hatecheck": list(pub.hatecheck(mirror("paul-rottger/hatecheck-data"), rng, row)),
+        "toxigen": list(pub.toxigen(mirror("microsoft/TOXIGEN"), rng, row)),
+        "banking77": list(pub.banking77(mirror("PolyAI-LDN/task-specific-datasets"), rng, row)),
+        "odex": list(pub.odex(mirror("zorazrw/odex"), rng, row)),
+        "scitldr": list(pub.scitldr(mirror("allenai/scitldr"), rng, row)),
+        "own_translation": list(pub.own_translation(row)),
+    }
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -511,6 +534,8 @@ def main(argv: list[str]) -> int:
         "own_templates": list(own_templates(facts[80:], questions[50:], sqa)),
         "own_multilingual": list(own_multilingual()),
         **own_prompts(),  # after the others, so their shuffles and blind shares stay as they were
+        # its own seed: drawing on ``rng`` here would reshuffle every earlier source's blind share
+        **third_round(mirror, random.Random(1303)),
     }
     OUT.mkdir(parents=True, exist_ok=True)
     blind: list[Row] = []

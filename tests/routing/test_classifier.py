@@ -3,16 +3,18 @@
 
 The model is trained by ``scripts/train_classifier.py`` on ``tests/routing/corpus/`` (public
 sources with their licences, see its README) and all of ``classifier_eval.jsonl``; the
-leave-one-source-out numbers are in ``classifier_loso.md``. Two blind sets were scored once,
-after every choice was made: ``classifier_heldout.jsonl`` (measured 94.0%) and
-``corpus/blind.jsonl`` (95.2%); their floors here (the measurement less 4 points) catch
-regressions. ``classifier_report.py`` prints the full report and the protocol.
+leave-one-source-out numbers are in ``classifier_loso.md`` (their floors are checked here).
+Two blind sets were scored once, after every choice of the third round was made:
+``classifier_heldout.jsonl`` (measured 93.5%) and ``corpus/blind.jsonl`` (94.3% on 334);
+their floors here (the measurement less about 4 points) catch regressions.
+``classifier_report.py`` prints the full report and the protocol.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import statistics
 import time
 from collections import Counter
@@ -40,6 +42,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).with_name("corpus")
 BLIND = load_eval(path=CORPUS / "blind.jsonl")
 MODEL_FILE = ROOT / "shared" / "holysheep" / "routing" / "data" / "task_linear.json"
+LOSO_MEAN_FLOOR = 82.0
+"""Leave-one-source-out mean over sources (%): 83.0 measured for the shipped model, less a point."""
+LOSO_WORST_FLOOR = 60.0
+"""The worst source (%): 62.2 measured (own_problems); issue #13's floor."""
 
 
 def _training_script() -> Any:
@@ -83,15 +89,15 @@ def test_accuracy_on_the_heldout_set() -> None:
     report = evaluate(LocalClassifier(), HELDOUT)
     print(f"\nheld-out: {report.accuracy:.1%} on {report.total} prompts")
     print(format_matrix(report, TASK_LABELS))
-    assert report.accuracy >= 0.90  # measured 94.0% (before #13: 91.0%), less 4 points
+    assert report.accuracy >= 0.90  # measured 93.5% (before #13: 91.0%; second round: 94.0%)
 
 
 def test_accuracy_on_the_corpus_blind_set() -> None:
-    assert len(BLIND) >= 150 and len({r["source"] for r in BLIND}) >= 10
+    assert len(BLIND) >= 300 and len({r["source"] for r in BLIND}) >= 20
     assert not {r["text"] for r in BLIND} & {r["text"] for r in ROWS}
     report = evaluate(LocalClassifier(), BLIND)
     print(f"\ncorpus blind: {report.accuracy:.1%} on {report.total} prompts")
-    assert report.accuracy >= 0.91  # measured 95.2% on 208 prompts, less 4 points
+    assert report.accuracy >= 0.90  # measured 94.3% on 334 prompts, less 4 points
 
 
 def test_confident_labels_are_right_and_confidence_is_calibrated() -> None:
@@ -117,6 +123,22 @@ def test_the_leave_one_source_out_report_is_current() -> None:
     sources = {p.stem for p in CORPUS.glob("*.jsonl")} - {"blind"} | {"project_eval"}
     assert all(f"| {source} |" in report for source in sources)
     assert f"threshold {model['threshold']}" in report
+
+
+def test_the_leave_one_source_out_floor() -> None:
+    """On prompt sources the shipped model's training never saw (each predicted by a model
+    fitted without it), the committed report's mean and worst source stay above their floors,
+    and its confident predictions stay 95% right: a retrain that generalizes worse fails here."""
+    report = Path(__file__).with_name("classifier_loso.md").read_text("utf-8")
+    mean = re.search(r"mean accuracy over sources: \*\*([\d.]+)%", report)
+    worst = re.search(r"worst source: \*\*\S+ ([\d.]+)%", report)
+    confident = re.search(r"confident, ([\d.]+)% of those right", report)
+    assert mean and worst and confident, "the report's summary lines changed"
+    assert float(mean.group(1)) >= LOSO_MEAN_FLOOR
+    assert float(worst.group(1)) >= LOSO_WORST_FLOOR
+    assert float(confident.group(1)) >= 95.0
+    sources = len({p.stem for p in CORPUS.glob("*.jsonl")} - {"blind"})
+    assert sources >= 20  # many independent sources, not paraphrases of a few
 
 
 def _best_of(fn: Any, arg: Any, rounds: int = 5) -> float:

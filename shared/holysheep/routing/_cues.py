@@ -24,6 +24,7 @@ _JA_LANGS = "英語|日本語|中国語|フランス語|ドイツ語|スペイ�
 _FR_LANGS = "anglais|français|espagnol|allemand|italien|japonais|chinois|portugais"
 _DE_LANGS = "englisch|deutsch|französisch|spanisch|italienisch|japanisch|chinesisch"
 _ES_LANGS = "inglés|francés|español|alemán|italiano|japonés|chino|portugués"
+_CODES = "en|de|fr|es|it|pt|zh|ja|ko|ru|nl"
 
 
 def _weights(spec: str) -> dict[str, float]:
@@ -58,6 +59,7 @@ WORDS: dict[str, dict[str, float]] = {
         "luck=1 privet=3 привет=3"
     ),
     "translation": _weights(
+        "localize=3 localise=3 localization=3 localisation=3 "
         "translate=4 translation=4 translating=4 traduce=4 traducir=4 traduis=4 traduire=4 "
         "traduz=4 übersetze=4 übersetzen=4 übersetzung=4 subtitle=1.5 переведи=4 перевод=3 "
         "traduzione=4 traduci=4 languages=1.5"
@@ -75,7 +77,9 @@ WORDS: dict[str, dict[str, float]] = {
         "función=2.5 código=3 fonction=2.5 funktion=2.5 skript=2.5 função=2.5 class=1 "
         "method=1.5 methods=1.5 workflow=1 debug=2.5 git=2 npm=2.5 requête=1.5 "
         "implémente=3 implémenter=3 реализуй=3 реализовать=2.5 функцию=2.5 makefile=3 "
-        "linters=2 cli=2"
+        "linters=2 cli=2 input=1 output=1 returns=1.5 stdin=3 stdout=3 parser=2 "
+        "recursion=2.5 recursive=2 iterate=1.5 hashmap=3 linked=1 queue=1 stack=1 "
+        "dictionary=1 string=1 strings=1 integer=1 integers=1.5 boolean=2 tuple=2 substring=2"
     ),
     "reasoning": _weights(
         "prove=3 proof=3 puzzle=3 riddle=3 logic=2 logical=2 solve=2.5 probability=2.5 "
@@ -93,7 +97,11 @@ WORDS: dict[str, dict[str, float]] = {
         "audit=1.5 escalated=1.5 flag=1.5 guidelines=2.5 suspicious=2.5 legit=2 creepy=2 "
         "predatory=2.5 kill=1.5 suicide=2 abuse=1.5 racist=2 sexist=2 weapon=2 weapons=2 "
         "estafa=3.5 incumple=3 ofensivo=2.5 haineux=3 harcèlement=3 arnaque=3.5 approprié=2 "
-        "richtlinien=3 verstößt=3 hassrede=3 red-team=3 policy=1.5"
+        "richtlinien=3 verstößt=3 hassrede=3 red-team=3 policy=1.5 "
+        "hateful=3 hate=1 abusive=3 insults=2 insult=2 threats=2 moderator=3 moderators=3 "
+        "misinformation=2.5 disinformation=2.5 removal=1 takedown=2.5 bannable=3 "
+        "odio=1.5 ódio=2 haine=2 haineuse=3 insultos=2 insulti=2.5 minacce=2.5 amenazas=2 "
+        "menaces=2 drohungen=2.5 beleidigungen=3 оскорбления=3 угрозы=2.5 ненависти=2.5"
     ),
     "analysis": _weights(
         "compare=2.5 comparison=2.5 swot=3.5 trend=2 trends=2 insights=2.5 insight=2.5 "
@@ -120,7 +128,10 @@ PREFIXES: dict[str, dict[str, float]] = {
     "translation": _weights("translat=4 traduc=4 tradui=4 übersetz=4"),
     "code-generation": _weights("implement=2.5 programm=1.5"),
     "reasoning": _weights("deduc=2.5"),
-    "safety-review": _weights("violat=3 moderat=3 phish=3.5 safe=1.5 discrimin=2.5 beleidig=2.5"),
+    "safety-review": _weights(
+        "violat=3 moderat=3 modérat=3 moderac=3 moderaç=3 phish=3.5 safe=1.5 discrimin=2.5 "
+        "beleidig=2.5 stereotyp=2 оскорб=2.5"
+    ),
     "analysis": _weights(
         "analy=3.5 analiz=3.5 evaluat=2.5 assess=2.5 analysier=3.5 vergleich=3 beurteil=3"
     ),
@@ -160,6 +171,9 @@ PHRASES: dict[str, dict[str, float]] = {
     "extraction": {
         r"pull out|pick out|key[- ]value|key fields|named entities|structured data": 3,
         r"(?:list|find|get|grab) (?:all|every|each)\b|return (?:only|them)|as json|into json": 2,
+        r"\b(?:identify|collect|name|highlight|extract) (?:all|every|each"
+        r"|the \w+ (?:mentioned|named))|one per line|\bmentioned (?:in|here)\b"
+        r"|извлеки|выпиши|estrai|extrahiere": 2,
         r"fill (?:in )?(?:this|the) (?:form|json|schema|table)|json object|\blist them\b": 2,
         r"(?:get|give) me the (?:\w+ ){0,3}(?:numbers?|dates?|names?|address(?:es)?|phone)": 2,
         r"\bfrom (?:this|the|these) (?:receipt|invoice|letter|email|document|post|page)": 1.5,
@@ -195,6 +209,9 @@ PHRASES: dict[str, dict[str, float]] = {
         rf"\bal (?:{_ES_LANGS})|\ben (?:{_FR_LANGS})|\bauf (?:{_DE_LANGS})|\bins \w+e\b": 2.5,
         r"翻译|译成|译为|翻成|翻訳|訳して|訳す|英訳|和訳|怎么说|怎么写|何と言い|にすると": 3,
         rf"{_ZH_LANGS}|{_JA_LANGS}": 2,
+        # "English" in languages the other cues do not read
+        r"angiel|inggris|ingiliz|tiếng anh|αγγλικ|англ|אנגלית|अंग्रेज़|อังกฤษ|영어|engelsk": 2,
+        rf"\b(?:{_CODES})\s*(?:→|->|>|2)\s*(?:{_CODES})\b": 3,
     },
     "qa": {
         r"^(?:what|who|when|where|which|why|how)(?:'s| is| are| was| were| did| does| do)\b": 2,
@@ -223,6 +240,11 @@ PHRASES: dict[str, dict[str, float]] = {
         r"实现|実装|処理を作|구현|\bo\((?:n|log|1)": 2.5,
         r"given (?:a|an|two) (?:\w+ )?(?:list|array|string|grid|matrix|tree|integer)s?\b": 2,
         r"étant donné un|dada una? (?:lista|matriz|cadena)|gegeben ist eine|给定一个|与えられた": 2,
+        # inline code and the objects programs work on, named in several languages
+        r"`[^`\n]{1,60}[`']": 2,
+        r"\b(?:a|the|each|every|of|in|into|from|nested) (?:list|dict|dictionary|string|array"
+        r"|tuple|dataframe|integer|substring|column)s?\b|diccionario|\bcadena de|\barreglo"
+        r"|словар|массив|кортеж|списк|リスト|辞書|文字列|配列|タプル|列表|字典|字符串|数组": 1.5,
     },
     "reasoning": {
         r"step[- ]by[- ]step|show (?:that|the work|your work)|explain your reasoning": 3,
@@ -261,6 +283,9 @@ PHRASES: dict[str, dict[str, float]] = {
         r"what do (?:they|these) (?:say|tell)|identify the biggest|why did (?:our|my|the)\b": 2,
         r"\b(?:rose|fell|dropped|grew|declined|increased|decreased) (?:from|by|to) \d": 2,
         r"what factors|explain (?:the success|why)|worth it": 1.5,
+        r"\bhow (?:has|have|did|will|would|could) .{3,60}\b(?:change[ds]?|affect(?:ed)?|shape[ds]?"
+        r"|transform(?:ed)?|influence[ds]?)\b|what lessons|lessons (?:from|for)": 2,
+        r"vor- und nachteile|vantaggi e svantaggi|factores|facteurs|faktoren|fattori|fatores": 2,
         r"pour et le contre|pros y contras|prós e (?:os )?contras|pro und contra"
         r"|for and against": 3,
         r"how (?:sound|solid|realistic|viable) is|hold(?:s)? up"

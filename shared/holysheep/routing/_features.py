@@ -3,10 +3,12 @@
 
 Why these: a task is named by the instruction, which sits in the first lines (often broken
 across two before the pasted text) or in the last one, so those words, word pairs, first word
-and word prefixes count fully; the pasted material only hints (its words at a third). Shape
-(a question mark, numbers, answer options, code punctuation, length) and the hand-written cue
-scores are features too, so the model learns how far to trust each cue. Only the ends of a
-prompt are read: a 100k-token prompt costs what a short one does.
+and word prefixes count fully. The pasted material's own words are not read: on prompt
+sources held out of training they tied the model to what a source's passages were about, not
+to the task. Shape (a question mark, numbers, answer options, code punctuation, length), the
+form signals of ``_signals`` and the hand-written cue scores are features too, so the model
+learns how far to trust each cue. Only the ends of a prompt are read: a 100k-token prompt costs
+what a short one does.
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from holysheep.routing._signals import signals
+
 __all__ = ["features", "instruction_parts"]
 
 HEAD_CHARS = 240
 """Characters of the instruction's first lines read as the instruction."""
 TAIL_CHARS = 160
 BODY_CHARS = 800
-BODY_WEIGHT = 0.3
 TAIL_WEIGHT = 0.75
 _LETTER = "a-z\u00df-\u024f\u0370-\u03ff\u0400-\u04ff"
 """Latin, Greek and Cyrillic letters (lower-cased text); CJK is read by characters."""
@@ -114,9 +117,6 @@ def features(text: str, cues: Mapping[str, float] | None = None) -> dict[str, fl
         add("f:" + first.group(), 1.0)
     elif head:
         add("f:" + head.lstrip()[:1], 1.0)
-    if len(body) > len(head) + len(tail):
-        for word in set(pat.word.findall(body)):
-            add("x:" + word, BODY_WEIGHT)
     stripped = text.rstrip()
     if stripped.endswith(("?", "？")):
         add("end?", 1.0)
@@ -131,6 +131,7 @@ def features(text: str, cues: Mapping[str, float] | None = None) -> dict[str, fl
         add("codeish", 1.0)
     if pat.quoted.search(head):
         add("quote", 1.0)
+    out.update(signals(text, head, tail))
     for label, score in (cues or {}).items():
         if score > 0:
             out["cue:" + label] = min(score, 8.0) / 4.0
