@@ -352,7 +352,8 @@ class ChatCompletion(_Wire):
     @property
     def call_info(self) -> Any:
         """The client's ``CallInfo`` (usage, cost, attribution); ``None`` if built by hand."""
-        return self._call_info
+        private = self.__pydantic_private__  # not self._call_info: pydantic's __getattr__, ~2 µs
+        return None if private is None else private.get("_call_info")
 
     @property
     def message(self) -> ChatMessage:

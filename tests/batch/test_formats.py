@@ -85,3 +85,55 @@ def test_a_journal_record_keeps_a_task_name_with_a_lone_surrogate() -> None:
     again, again_info = decode_ok(encode_ok(completion, info))
     assert again.id == "c1"
     assert again_info is not None and again_info.attribution.task == "t\udc80é"
+
+
+def test_a_job_leaves_the_callers_requests_as_they_were(
+    client: HolySheepClient, emulator: RelayEmulator, run_batch: Runner
+) -> None:
+    """Parsing takes the body without our own keys; the caller's dicts are never edited."""
+    items = [{"custom_id": "a", "task": "qa", "metadata": {"team": "x"}, "stream": True,
+              "model": "deepseek-v3.2", "messages": [{"role": "user", "content": "hi"}]}]
+    before = json.loads(json.dumps(items))
+    results, _ = run_batch(client, items)
+    assert results[0].ok and items == before
+    sent = emulator.requests[-1].json
+    assert "custom_id" not in sent and "metadata" not in sent and "task" not in sent
+    assert not sent.get("stream")
+
+
+def test_a_file_line_becomes_its_own_body_without_our_keys(tmp_path: Path) -> None:
+    source = _write(tmp_path / "in.jsonl", [
+        {"custom_id": "a", "task": "qa", "app": "web", "metadata": {"n": 1}, "stream": True,
+         "stream_options": {"include_usage": True}, "temperature": 0,
+         "messages": [{"role": "user", "content": "x"}]},
+        {"custom_id": 7, "model": "", "messages": []},
+    ])
+    first, second = read_requests(source, model="gpt-4.1")
+    assert first.body == {"temperature": 0, "messages": [{"role": "user", "content": "x"}],
+                          "model": "gpt-4.1"}
+    assert (first.task, first.app, dict(first.tags)) == ("qa", "web", {"n": "1"})
+    assert second.custom_id == "7" and second.body["model"] == "gpt-4.1"
+    assert dict(second.tags) == {}
+
+
+def test_a_record_keeps_every_usage_and_cost_field() -> None:
+    """The record's fields are spelled out in ``encode_ok``; decoding finds each one again."""
+    from decimal import Decimal
+
+    from holysheep.batch._records import decode_ok, encode_ok
+    from holysheep.calls import Attribution, CallInfo
+    from holysheep.costs import Cost
+    from holysheep.usage import Usage
+    from holysheep.wire import ChatCompletion
+
+    completion = ChatCompletion.model_validate({"id": "c1", "choices": []})
+    cost = Cost("m", Decimal("0.1"), Decimal("0.02"), Decimal("0.3"), Decimal("0.42"),
+                Decimal("3.066"))
+    info = CallInfo(id="a", requested_model="auto", model="m", usage=Usage(10, 5, 16, 4, 2),
+                    cost=cost, attribution=Attribution(task="qa"), latency_s=1.0, attempts=2,
+                    streamed=False, request_id="req-1", estimated=True)
+    _, again = decode_ok(encode_ok(completion, info))
+    assert again is not None
+    assert (again.usage, again.cost, again.request_id, again.estimated) == (
+        info.usage, cost, "req-1", True)
+    assert (again.requested_model, again.model, again.attribution.task) == ("auto", "m", "qa")

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from holysheep.errors import APIError, BadRequestError, HolySheepError
@@ -34,6 +35,12 @@ CHAT_URL = "/v1/chat/completions"
 _URLS = frozenset({CHAT_URL, "/chat/completions"})
 _OWN_KEYS = ("custom_id", "task", "app", "metadata", "method", "url")
 _DROPPED = ("stream", "stream_options")  # a job reads whole answers
+_NO_TAGS: Mapping[str, str] = MappingProxyType({})
+"""The tags of a request without metadata (shared: one empty dict less per request)."""
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+).encode
+"""``body_hash``'s serializer, built once (``json.dumps`` builds an encoder per call)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,30 +70,46 @@ def parse_request(
     item: Any, seq: int, *, line: int | None = None, model: str | None = None
 ) -> BatchRequest | InputError:
     """One input item (a dict in either form) as a request, or the reason it is not one."""
-    where = _where(seq, line)
-    if not isinstance(item, Mapping):
+    return _parse(item, seq, line, model, owned=False)
+
+
+def _parse(item: Any, seq: int, line: int | None, model: str | None, *, owned: bool
+           ) -> BatchRequest | InputError:
+    """``parse_request``; ``owned``: ``item`` is a dict of ours (a parsed file line) that may
+    become the body itself instead of a copy."""
+    if type(item) is not dict and not isinstance(item, Mapping):
+        where = _where(seq, line)
         return InputError(f"line-{line or seq}", seq, line, f"{where}: expected a JSON object "
                           f"with custom_id and messages (got {type(item).__name__})")
     custom_id = item.get("custom_id")
-    if isinstance(custom_id, int) and not isinstance(custom_id, bool):
-        custom_id = str(custom_id)
-    if not isinstance(custom_id, str) or not custom_id:
-        return InputError(f"line-{line or seq}", seq, line,
-                          f"{where}: no custom_id; give each request a unique \"custom_id\" string")
+    if type(custom_id) is not str:
+        if isinstance(custom_id, int) and not isinstance(custom_id, bool):
+            custom_id = str(custom_id)
+        elif not isinstance(custom_id, str):
+            custom_id = None
+    if not custom_id:
+        return InputError(f"line-{line or seq}", seq, line, f"{_where(seq, line)}: no custom_id; "
+                          'give each request a unique "custom_id" string')
+    metadata, task, app = item.get("metadata"), item.get("task"), item.get("app")
+    problem: str | None = None
     if "body" in item or "url" in item:
         body, problem = _openai_body(item)
-    else:
-        body, problem = {k: v for k, v in item.items() if k not in _OWN_KEYS}, None
+    else:  # the short form: the item less our own keys (few are ever there)
+        body = item if owned and type(item) is dict else dict(item)
+        for name in _OWN_KEYS:
+            if name in body:
+                del body[name]
     if problem is None and not isinstance(body.get("messages"), list):
         problem = 'no "messages" list; give [{"role": "user", "content": "..."}]'
     if problem is not None:
-        return InputError(custom_id, seq, line, f"{where} ({custom_id}): {problem}")
+        return InputError(custom_id, seq, line, f"{_where(seq, line)} ({custom_id}): {problem}")
     for name in _DROPPED:
-        body.pop(name, None)
-    body["model"] = body.get("model") or model or "auto"
-    metadata = item.get("metadata")
-    tags = {str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, Mapping) else {}
-    task, app = item.get("task"), item.get("app")
+        if name in body:
+            del body[name]
+    if not body.get("model"):
+        body["model"] = model or "auto"
+    tags = ({str(k): str(v) for k, v in metadata.items()} if isinstance(metadata, Mapping)
+            else _NO_TAGS)
     return BatchRequest(
         custom_id, body, seq,
         task=task if isinstance(task, str) else None,
@@ -123,7 +146,7 @@ def read_requests(
                 yield InputError(f"line-{number}", seq, number,
                                  f"line {number}: not valid JSON ({_short(exc)})")
             else:
-                yield parse_request(item, seq, line=number, model=model)
+                yield _parse(item, seq, number, model, owned=True)
             seq += 1
 
 
@@ -137,10 +160,7 @@ def body_hash(request: BatchRequest) -> str:
 
     Two requests with the same hash would get the same answer from one call (dedup).
     """
-    canonical = json.dumps(
-        {"body": request.body, "task": request.task},
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
-    )
+    canonical = _CANONICAL({"body": request.body, "task": request.task})
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 

@@ -77,6 +77,7 @@ class Job:
         self.ordered = ordered
         self.window = window
         self.retry = dataclasses.replace(client.retry, retry_rate_limits=False)
+        self._options: dict[str, Any] = {"retry": self.retry}
         self.summary = BatchSummary()
         self._clock = clock
         self._since = time.time()  # failures committed before this run are tried again
@@ -213,7 +214,10 @@ class Job:
             if self.budget_usd is not None:
                 work.estimate = self._estimate(work)
             self._works[key] = work
-            self._queues.setdefault(work.model, deque()).append(work)
+            queue = self._queues.get(work.model)
+            if queue is None:
+                queue = self._queues[work.model] = deque()
+            queue.append(work)
 
     def _limit_key(self, request: BatchRequest) -> str:
         """The model a request's call counts against: its own, or the routed one for ``auto``."""
@@ -293,6 +297,8 @@ class Job:
     def call(self, work: Work) -> tuple[dict[str, Any], dict[str, Any]]:
         """The body and call options of ``work`` for ``client.chat``/``achat``."""
         request = work.request
+        if request.task is None and request.app is None and not request.tags:
+            return request.body, self._options  # shared: the callee unpacks it (**options)
         options: dict[str, Any] = {"retry": self.retry}
         if request.task is not None:
             options["task"] = request.task

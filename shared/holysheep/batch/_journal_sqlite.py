@@ -27,15 +27,18 @@ except ImportError:  # pragma: no cover - Windows: no lock, one process per job 
     fcntl = None  # type: ignore[assignment]
 
 from ._journal import Claim, Commit, JournalError, Mark
+from ._seen import KeyRows
 
 __all__ = ["SQLiteJournal"]
 
-# answers is a rowid table: its ~600-byte records go in append order, and only the small
-# (job, key) index takes the random hash keys (2-3x less written per commit than WITHOUT ROWID,
-# where every random key lands on its own page). Journals made with WITHOUT ROWID still work.
+# answers is a log: its ~600-byte records go in append order, with no key index while a job
+# runs for the first time (each answer's random hash key dirtied a page of the index of its
+# own: ~5 us of an answer's ~10 us commit). A run looks up the answers it wrote by rowid
+# (KeyRows, in memory); a run that finds its job already started (a resume) builds the
+# (job, key) index once (_INDEX) and uses it. Journals of earlier versions, whose answers are
+# keyed by (job, key) (a PRIMARY KEY, WITHOUT ROWID or not), are used as they are.
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (job TEXT, key TEXT, record TEXT NOT NULL,
-    PRIMARY KEY (job, key));
+CREATE TABLE IF NOT EXISTS answers (job TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS failures (job TEXT, key TEXT, at REAL NOT NULL, record TEXT NOT NULL,
     PRIMARY KEY (job, key)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS marks (job TEXT, custom_id TEXT, hash TEXT NOT NULL, ok INTEGER,
@@ -44,6 +47,8 @@ CREATE TABLE IF NOT EXISTS meta (job TEXT, name TEXT, value TEXT,
     PRIMARY KEY (job, name)) WITHOUT ROWID;
 """
 
+
+_INDEX = "CREATE INDEX IF NOT EXISTS answers_key ON answers (job, key)"
 
 _LOOKUP = """
 SELECT (SELECT hash FROM marks WHERE job=? AND custom_id=? AND ok=1),
@@ -59,6 +64,9 @@ SELECT (SELECT hash FROM marks WHERE job=? AND custom_id=? AND ok=1),
 
 
 _IN = "?" + ",?" * 63  # placeholders for a block of up to 64 keys, padded with ''
+
+_ANSWER = "SELECT record FROM answers WHERE job=? AND key=? ORDER BY rowid DESC LIMIT 1"
+"""A key's answer in a log (the last, should a key ever be answered twice)."""
 
 _CHECKPOINT_PAGES = 4096
 """WAL pages (4 KB) written, by estimate, before a checkpoint thread copies them into the file."""
@@ -105,12 +113,13 @@ class SQLiteJournal:
             self._failures = conn.execute(
                 "SELECT EXISTS (SELECT 1 FROM failures WHERE job=?)", (job,)
             ).fetchone()[0] == 1
-            if exclusive:
-                try:
+            try:
+                if exclusive:
                     self._lock = self._take_lock()
-                except BaseException:
-                    self.close()
-                    raise
+                self._rows = self._answer_rows(exclusive)  # under the job's lock
+            except BaseException:
+                self.close()
+                raise
 
     def _take_lock(self) -> IO[bytes] | None:
         """Hold this job's lock file, or refuse: another process is running the same job."""
@@ -133,6 +142,26 @@ class SQLiteJournal:
             handle.close()
             raise
         return handle
+
+    def _answer_rows(self, exclusive: bool) -> KeyRows | None:
+        """How this run finds answers by key: a table of the rowids it writes (None: by SQL).
+
+        A log's job seen for the first time needs no key index (its answers are all this
+        run's); a job started before, in a run (``exclusive``), gets the index, built once."""
+        conn = self._conn
+        sql = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type='table' AND name='answers'").fetchone()[0]
+        self._keyed = "PRIMARY KEY" in sql.upper()  # an earlier version's journal
+        if self._keyed or conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type='index' AND name='answers_key'"
+        ).fetchone() is not None:
+            return None
+        if conn.execute("SELECT EXISTS (SELECT 1 FROM marks WHERE job=?)",
+                        (self.job,)).fetchone()[0] == 0:
+            return KeyRows()  # every answer of the job is written by this run (under its lock)
+        if exclusive:
+            conn.execute(_INDEX)
+        return None
 
     @contextlib.contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
@@ -168,6 +197,8 @@ class SQLiteJournal:
     def lookup(self, custom_id: str, key: str, since: float) -> tuple[str | None, Claim]:
         job = self.job
         with self._errors("read"):
+            if not self._keyed:
+                return self._lookup_log(custom_id, key, since)
             if self._failures:
                 answered, record, at, failure = self._conn.execute(_LOOKUP, (
                     job, custom_id, job, key, job, key, job, key
@@ -183,6 +214,48 @@ class SQLiteJournal:
             return answered, ("failed", failure)
         return answered, ("mine", None)
 
+    def _lookup_log(self, custom_id: str, key: str, since: float) -> tuple[str | None, Claim]:
+        """``lookup`` in a log (answers without a key constraint)."""
+        conn = self._conn
+        row = conn.execute("SELECT hash FROM marks WHERE job=? AND custom_id=? AND ok=1",
+                           (self.job, custom_id)).fetchone()
+        answered = None if row is None else row[0]
+        record = self._records([key]).get(key)
+        if record is not None:
+            return answered, ("done", record)
+        if self._failures:
+            failure = conn.execute("SELECT at, record FROM failures WHERE job=? AND key=?",
+                                   (self.job, key)).fetchone()
+            if failure is not None and failure[0] >= since:
+                return answered, ("failed", failure[1])
+        return answered, ("mine", None)
+
+    def _records(self, keys: list[str]) -> dict[str, str]:
+        """The answers of up to 64 distinct ``keys`` in a log: by the rowids this run wrote, or
+        by the (job, key) index (a resumed job), or (``--status``) by a scan."""
+        conn, job, rows = self._conn, self.job, self._rows
+        if rows is None:
+            pad = [""] * (64 - len(keys))
+            return dict(conn.execute(  # in rowid order: the last answer of a key wins
+                f"SELECT key, record FROM answers WHERE job=? AND key IN ({_IN}) ORDER BY rowid",
+                (job, *keys, *pad)).fetchall())
+        found = [rowid for rowid in map(rows.get, keys) if rowid is not None]
+        if not found:  # the usual case: no key of the block was answered yet
+            return {}
+        wanted = set(keys)
+        records: dict[str, str] = {}
+        for key, record in conn.execute(
+                f"SELECT key, record FROM answers WHERE rowid IN ({','.join('?' * len(found))})",
+                found).fetchall():
+            if key in wanted:  # a 64-bit clash of two keys points one of them at the other's row
+                records[key] = record
+        for key in keys:
+            if key not in records and rows.get(key) is not None:  # the clash: ask SQLite
+                row = conn.execute(_ANSWER, (job, key)).fetchone()
+                if row is not None:
+                    records[key] = row[0]
+        return records
+
     def lookup_many(self, pairs: list[tuple[str, str]], since: float
                     ) -> list[tuple[str | None, Claim]]:
         """Up to 64 lookups in two or three queries (the keys are distinct)."""
@@ -197,9 +270,12 @@ class SQLiteJournal:
             answered = dict(conn.execute(
                 f"SELECT custom_id, hash FROM marks WHERE job=? AND ok=1 AND custom_id IN ({_IN})",
                 (job, *ids)).fetchall())
-            records = dict(conn.execute(
-                f"SELECT key, record FROM answers WHERE job=? AND key IN ({_IN})",
-                (job, *keys)).fetchall())
+            if self._keyed:
+                records = dict(conn.execute(
+                    f"SELECT key, record FROM answers WHERE job=? AND key IN ({_IN})",
+                    (job, *keys)).fetchall())
+            else:
+                records = self._records(keys[: len(pairs)])
             failures: dict[str, tuple[float, str]] = {}
             if self._failures:
                 failures = {key: (at, record) for key, at, record in conn.execute(
@@ -235,10 +311,22 @@ class SQLiteJournal:
                 # since lets this commit start the log over (a log is reused once fully copied)
                 self._finish_checkpoint = False
                 conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            rows, first = self._rows, 0
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
-                                 [(job, key, record) for key, record, _, _ in commits])
+                if self._keyed:
+                    conn.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
+                                     [(job, key, record) for key, record, _, _ in commits])
+                elif rows is None:
+                    conn.executemany("INSERT INTO answers VALUES (?, ?, ?)",
+                                     [(job, key, record) for key, record, _, _ in commits])
+                else:  # rowids of our own choosing (the next ones), for KeyRows
+                    first = conn.execute(
+                        "SELECT coalesce(max(rowid), 0) + 1 FROM answers").fetchone()[0]
+                    conn.executemany(
+                        "INSERT INTO answers (rowid, job, key, record) VALUES (?, ?, ?, ?)",
+                        [(first + i, job, key, record)
+                         for i, (key, record, _, _) in enumerate(commits)])
                 if self._failures:
                     conn.executemany("DELETE FROM failures WHERE job=? AND key=?",
                                      [(job, key) for key, _, _, _ in commits])
@@ -251,9 +339,13 @@ class SQLiteJournal:
                 conn.execute("ROLLBACK")
                 raise
         self._spent = spent
-        # a commit writes a page of the key index per answer (random keys), one per 4 KB of
-        # records, and the pages of marks, meta and the tree above them
-        self._wrote(4 + len(commits) + sum(len(record) for _, record, _, _ in commits) // 4000)
+        if rows is not None:
+            for i, (key, _, _, _) in enumerate(commits):
+                rows.put(key, first + i)
+        # a commit writes a page of the key index per answer when there is one (random keys),
+        # one per 4 KB of records, and the pages of marks, meta and the tree above them
+        self._wrote(4 + (len(commits) if rows is None else 0)
+                    + sum(len(record) for _, record, _, _ in commits) // 4000)
         return [None] * len(commits)
 
     def _wrote(self, pages: int) -> None:

@@ -28,7 +28,7 @@ _COST_FIELDS = ("input_usd", "cached_input_usd", "output_usd", "relay_cny", "dir
 def encode_ok(completion: ChatCompletion, info: CallInfo | None) -> str:
     """The record of an answered request (the completion and what its call cost)."""
     call: dict[str, Any] | None = None
-    if info is not None:
+    if info is not None:  # the fields spelled out: no comprehension or getattr per answer
         usage, cost = info.usage, info.cost
         call = {
             "id": info.id,
@@ -37,8 +37,20 @@ def encode_ok(completion: ChatCompletion, info: CallInfo | None) -> str:
             "request_id": info.request_id,
             "estimated": info.estimated,
             "task": info.attribution.task,
-            "usage": None if usage is None else {f: getattr(usage, f) for f in _USAGE_FIELDS},
-            "cost": None if cost is None else {f: str(getattr(cost, f)) for f in _COST_FIELDS},
+            "usage": None if usage is None else {
+                "prompt_tokens": usage.prompt_tokens,
+                "completion_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+                "cached_tokens": usage.cached_tokens,
+                "reasoning_tokens": usage.reasoning_tokens,
+            },
+            "cost": None if cost is None else {
+                "input_usd": str(cost.input_usd),
+                "cached_input_usd": str(cost.cached_input_usd),
+                "output_usd": str(cost.output_usd),
+                "relay_cny": str(cost.relay_cny),
+                "direct_cny": str(cost.direct_cny),
+            },
         }
     # both parts serialized by pydantic in Rust (compact UTF-8 JSON, a few times faster than
     # json.dumps), the completion spliced in: no dict round trip per answer
