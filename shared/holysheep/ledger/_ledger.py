@@ -39,6 +39,7 @@ from ._lease_store import spend_nano
 from ._model import PERIODS, SCOPES, Budget, BudgetStatus, LedgerEntry, Reservation, TotalsRow
 from ._recorder import Recorder
 from ._spool import Spool, default_spool_dir, keep
+from ._text import clean, clean_attribution, clean_entry
 
 if TYPE_CHECKING:
     from holysheep.catalog import ModelCatalog
@@ -316,7 +317,8 @@ class CostLedger:
     # ------------------------------------------------------------ models
 
     def canonical_model(self, model: str) -> str:
-        """The catalogue id of ``model`` (aliases and dated ids resolved), else ``model``."""
+        """The catalogue id of ``model`` (aliases and dated ids resolved), else ``model`` (any
+        lone surrogate in it as U+FFFD, as the stores keep it: ``_text.py``)."""
         found = self._canonical_ids.get(model)
         if found is None:
             if self._catalog is None:
@@ -324,7 +326,7 @@ class CostLedger:
 
                 self._catalog = ModelCatalog.default()
             spec = self._catalog.find(model)
-            found = spec.id if spec is not None else model
+            found = clean(spec.id if spec is not None else model) or ""
             if len(self._canonical_ids) < 4096:
                 self._canonical_ids[model] = found
         return found
@@ -382,6 +384,8 @@ class CostLedger:
             raise ValueError(f"a {scope} budget needs key=<the {scope} it is for>")
         elif scope == "model":
             key = self.canonical_model(key)
+        else:
+            key = clean(key)
         return Budget(scope, key, period, _decimal(limit, "limit_usd"))  # type: ignore[arg-type]
 
     def budgets(self) -> list[Budget]:
@@ -405,7 +409,7 @@ class CostLedger:
     def _status(self, attribution: Attribution | None, model: str | None) -> list[BudgetStatus]:
         facets = None
         if attribution is not None or model is not None:
-            att = attribution or _NO_ATTRIBUTION
+            att = clean_attribution(attribution or _NO_ATTRIBUTION)
             models = (self.canonical_model(model),) if model else ()
             facets = Facets(att.user, att.app, att.task, models)
         return self._backend.status(facets, self._clock())
@@ -546,7 +550,8 @@ class CostLedger:
         )
         return Reservation(
             uuid.uuid4().hex, self.canonical_model(model), amount,
-            attribution or _NO_ATTRIBUTION, self._clock() + self.reservation_ttl_s, False,
+            clean_attribution(attribution or _NO_ATTRIBUTION),
+            self._clock() + self.reservation_ttl_s, False,
         )
 
     def _reservation(
@@ -561,7 +566,7 @@ class CostLedger:
 
         Raises ``BudgetExceededError`` for an unpriced call a budget applies to (fail closed).
         """
-        att = attribution or _NO_ATTRIBUTION
+        att = clean_attribution(attribution or _NO_ATTRIBUTION)
         canonical = self.canonical_model(model)
         applicable = Facets(att.user, att.app, att.task, (canonical,)).applicable(budgets)
         if not applicable:
@@ -720,7 +725,7 @@ class CostLedger:
             key = f"{info.id}|{info.request_id or ''}"
         else:  # nothing identifies the call: it cannot be deduplicated
             key = f"anon-{uuid.uuid4().hex}"
-        entry = LedgerEntry.from_call(info, now, key)
+        entry = clean_entry(LedgerEntry.from_call(info, now, key))
         models = (self.canonical_model(info.model), self.canonical_model(info.requested_model))
         hold = reservation.id if reservation is not None and reservation.held else None
         if hold is not None and is_lease(hold) and self._leases is not None:
@@ -826,8 +831,10 @@ class CostLedger:
              reason)
 
     def _replay_commit(self, entry: LedgerEntry, models: tuple[str, ...], hold: str | None) -> bool:
-        """Commit a spooled record, charged to the budget windows of when it was billed."""
-        return self._backend.commit(entry, models, hold, entry.ts.timestamp())
+        """Commit a spooled record, charged to the budget windows of when it was billed (its
+        names cleaned: a record spooled by an older version may hold a lone surrogate)."""
+        models = tuple(clean(m) or "" for m in models)
+        return self._backend.commit(clean_entry(entry), models, hold, entry.ts.timestamp())
 
     def _drain(self, *, force: bool = False) -> None:
         """After a ledger call succeeded: replay a batch of spooled records, if any wait."""
