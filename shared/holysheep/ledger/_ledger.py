@@ -19,6 +19,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from decimal import Decimal
@@ -55,6 +56,12 @@ _REPLAY_BATCH = 32
 """Spooled records replayed after one successful call (the rest after the next ones)."""
 _COMMIT_WINDOW_S = 0.008
 """Group commit: a settled call waits at most this long for others to share its transaction."""
+_FRESH_WAIT_S = 0.5
+"""An event loop's call waits this long at most for an expired budget list to be read again
+(a read that takes longer means a busy store: the last list serves, ``_STALE_GRACE_S``)."""
+_STALE_GRACE_S = 5.0
+"""An event loop's calls keep using the last budget list this long past ``budget_cache_s`` at
+most while the store is too busy to read it again; past that they wait for the read."""
 _CLOSE_WAIT_S = 30.0
 """``close()`` and interpreter exit wait this long at most for the writer (then the journal
 keeps what is left, for the next process to record)."""
@@ -168,7 +175,10 @@ class CostLedger:
             budget_cache_s: How long this process trusts its copy of the budget list to skip
                 the reservation round trip of calls no budget applies to: a budget another
                 process sets binds this one's calls at most this many seconds later (one set
-                here binds at once). 0 reads the budgets before every call. Also how long a
+                here binds at once). An event loop's calls wait 0.5 s at most on a busy store
+                for the list: then the last one serves while it is read again, up to 5 s
+                longer (so such a budget may bind that much later). 0 reads the
+                budgets before every call. Also how long a
                 budget lease (SQLite, Redis: headroom held in the store for several calls and
                 spent here without a round trip) may serve calls after another process changed
                 or removed its budget; 0 turns leases off.
@@ -195,6 +205,9 @@ class CostLedger:
     def _open_local(self) -> None:
         """This process's side: the spool, the budget cache and (SQLite, Redis) group commit."""
         self._budget_view: tuple[float, list[Budget]] | None = None
+        self._budget_generation = 0
+        self._budget_refresh: tuple[int, Future[list[Budget]]] | None = None
+        self._budget_thread: tuple[int, ThreadPoolExecutor] | None = None
         self._spool = self._open_spool()
         self._recorder: Recorder | None = None
         self._batcher: HoldBatcher | None = None
@@ -290,6 +303,9 @@ class CostLedger:
         leases, self._leases = getattr(self, "_leases", None), None
         if leases is not None:  # unused headroom back to the store (no writer now: directly)
             leases.close()
+        reader, self._budget_thread = getattr(self, "_budget_thread", None), None
+        if reader is not None and reader[0] == os.getpid():
+            reader[1].shutdown(wait=False)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every call settled so far is committed (or spooled); False on timeout.
@@ -358,19 +374,21 @@ class CostLedger:
         """
         budget = self._budget(limit_usd, scope, key, period)
         self.flush()  # the window's spending is recomputed from entries: include the queued
-        self._budget_view = None
+        self._budgets_changed_here()
         self._drop_leases()
         self._backend.put_budget(budget, self._clock(), self.canonical_model)
-        self._budget_view = None
+        self._budgets_changed_here()
         return budget
 
     def remove_budget(
         self, *, scope: Scope = "global", key: str | None = None, period: Period = "month"
     ) -> bool:
         """Remove a budget; False when there was none."""
-        self._budget_view = None
+        self._budgets_changed_here()
         self._drop_leases()
-        return self._backend.delete_budget(self._budget(0, scope, key, period).id)
+        removed = self._backend.delete_budget(self._budget(0, scope, key, period).id)
+        self._budgets_changed_here()
+        return removed
 
     def _budget(self, limit: Any, scope: str, key: str | None, period: str) -> Budget:
         if scope not in SCOPES:
@@ -431,13 +449,58 @@ class CostLedger:
         return None
 
     def _read_budgets(self) -> list[Budget]:
-        """Read the budget list from the store and keep it for ``budget_cache_s``."""
+        """Read the budget list from the store and keep it for ``budget_cache_s`` (unless a
+        budget was set or removed here meanwhile: then the next call reads it again)."""
+        generation = self._budget_generation
         budgets = self._backend.budgets()
-        old, self._budget_view = self._budget_view, (time.monotonic() + self._budget_cache_s,
-                                                     budgets)
-        if old is not None and old[1] != budgets:  # a budget changed elsewhere: leases go
-            self._drop_leases()
+        if generation == self._budget_generation:
+            old, self._budget_view = self._budget_view, (
+                time.monotonic() + self._budget_cache_s, budgets)
+            if old is not None and old[1] != budgets:  # a budget changed elsewhere: leases go
+                self._drop_leases()
         return budgets
+
+    def _budgets_changed_here(self) -> None:
+        """A budget was set or removed by this process: no list read before counts any more."""
+        self._budget_generation += 1
+        self._budget_view = None
+
+    async def _abudgets(self) -> list[Budget]:
+        """The budget list for an event loop's call, read on a thread of its own (never queued
+        behind the writer, which may be waiting on a busy store) and ahead of time: past half
+        its life the list is read again while it still serves. An expired list is waited for
+        ``_FRESH_WAIT_S`` at most; then, while the store stays too busy to answer, the last list
+        serves for up to ``_STALE_GRACE_S`` past its expiry (never with ``budget_cache_s=0``)."""
+        view = self._budget_view
+        now = time.monotonic()
+        if view is not None and now < view[0] - self._budget_cache_s / 2:
+            return view[1]
+        if self._backend.url == "memory":  # no I/O: nothing to wait for
+            return view[1] if view is not None and now < view[0] else self._read_budgets()
+        import asyncio
+
+        generation = self._budget_generation
+        refresh = self._budget_refresh
+        if refresh is None or refresh[1].done() or refresh[0] != generation:
+            refresh = self._budget_refresh = (generation, self._budget_reader().submit(
+                self._read_budgets))
+        if view is not None and now < view[0]:
+            return view[1]  # still valid; the new list lands before it expires
+        waiting = asyncio.wrap_future(refresh[1])
+        if view is not None and self._budget_cache_s > 0:
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(asyncio.shield(waiting), _FRESH_WAIT_S)
+            if time.monotonic() < view[0] + _STALE_GRACE_S:
+                return view[1]
+        return await waiting
+
+    def _budget_reader(self) -> ThreadPoolExecutor:
+        """The thread that re-reads the budget list for event loops (one connection)."""
+        reader = self._budget_thread
+        if reader is None or reader[0] != os.getpid():
+            reader = self._budget_thread = (os.getpid(), ThreadPoolExecutor(
+                1, thread_name_prefix="holysheep-ledger-budgets"))
+        return reader[1]
 
     def _drop_leases(self, *, now: bool = False) -> None:
         """Stop serving calls from leases and give their headroom back (``now``: before
@@ -519,9 +582,11 @@ class CostLedger:
         self, model: str, estimated_usd: Any, attribution: Attribution | None
     ) -> Reservation | None:
         """``_hold`` without blocking the event loop."""
-        budgets = self._known_budgets()
-        if budgets is None:
-            budgets = await self._off_loop(self._read_budgets)
+        view = self._budget_view
+        if view is not None and time.monotonic() < view[0] - self._budget_cache_s / 2:
+            budgets = view[1]
+        else:
+            budgets = await self._abudgets()
         if not budgets:
             return None
         found = self._reservation(model, estimated_usd, attribution, budgets)
