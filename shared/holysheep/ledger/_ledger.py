@@ -24,7 +24,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from holysheep.calls import Attribution, CallInfo
@@ -52,6 +52,22 @@ __all__ = ["LEDGER_ENV", "CostLedger", "open_backend", "redact_url"]
 LEDGER_ENV = "HOLYSHEEP_LEDGER"
 """Chooses the ledger: ``memory`` (default), ``sqlite:///path.db`` or ``redis://host:port/db``."""
 _NO_ATTRIBUTION = Attribution()
+_APPLICABLE_CACHE = 4096
+"""Attributions whose applicable budgets are remembered per budget list."""
+
+
+class _Ask(NamedTuple):
+    """A call a budget applies to, before anything is held (``LeaseBook.serve`` takes it as is)."""
+
+    key: tuple[Budget, ...]
+    """The budgets it counts against (a lease's key)."""
+    model: str
+    amount: Decimal
+    attribution: Attribution
+    nano: int
+    """``amount`` in nano-dollars, rounded up (as the stores hold it)."""
+    now: float
+
 _REPLAY_BATCH = 32
 """Spooled records replayed after one successful call (the rest after the next ones)."""
 _COMMIT_WINDOW_S = 0.008
@@ -206,6 +222,8 @@ class CostLedger:
         """This process's side: the spool, the budget cache and (SQLite, Redis) group commit."""
         self._budget_view: tuple[float, list[Budget]] | None = None
         self._budget_generation = 0
+        self._applicable: tuple[list[Budget] | None, dict[tuple[Any, ...], tuple[Budget, ...]]] = (
+            None, {})
         self._budget_refresh: tuple[int, Future[list[Budget]]] | None = None
         self._budget_thread: tuple[int, ThreadPoolExecutor] | None = None
         self._spool = self._open_spool()
@@ -566,16 +584,17 @@ class CostLedger:
             budgets = self._read_budgets()
         if not budgets:
             return None
-        found = self._reservation(model, estimated_usd, attribution, budgets)
-        if found is None:
+        ask = self._ask(model, estimated_usd, attribution, budgets)
+        if ask is None:
             return None
-        reservation, key = found
         leases = self._leases
         if leases is None:
+            reservation = self._reservation_of(ask)
             return self._reserved(reservation, self._store_hold(reservation))
-        served = leases.serve(key, reservation, reservation.expires_at - self.reservation_ttl_s)
-        if served is not None:  # a share of a lease: no store round trip
+        served = leases.serve(*ask)
+        if served is not None:  # a share of a lease: no store round trip, no hold id
             return served
+        reservation = self._reservation_of(ask)
         return self._reserved(reservation, self._store_holds([reservation])[0])
 
     async def _ahold(
@@ -589,16 +608,15 @@ class CostLedger:
             budgets = await self._abudgets()
         if not budgets:
             return None
-        found = self._reservation(model, estimated_usd, attribution, budgets)
-        if found is None:
+        ask = self._ask(model, estimated_usd, attribution, budgets)
+        if ask is None:
             return None
-        reservation, key = found
         leases = self._leases
         if leases is not None:
-            now = reservation.expires_at - self.reservation_ttl_s
-            served = leases.serve(key, reservation, now)
-            if served is not None:  # a share of a lease: no hand-off to the writer
+            served = leases.serve(*ask)
+            if served is not None:  # a share of a lease: no hand-off to the writer, no hold id
                 return served
+        reservation = self._reservation_of(ask)
         batcher = self._batcher
         if batcher is not None:  # the loop pass's reservations go to the writer together
             return self._reserved(reservation, await batcher.hold(reservation))
@@ -619,21 +637,30 @@ class CostLedger:
             self._clock() + self.reservation_ttl_s, False,
         )
 
-    def _reservation(
+    def _ask(
         self,
         model: str,
         estimated_usd: Any,
         attribution: Attribution | None,
         budgets: list[Budget],
-    ) -> tuple[Reservation, tuple[Budget, ...]] | None:
-        """The reservation to store and the budgets it counts against (a lease's key), or None
-        when no (cached) budget applies to the call.
+    ) -> _Ask | None:
+        """What a call asks to hold and the budgets it counts against (a lease's key), or None
+        when no (cached) budget applies to the call. Each amount is converted once here.
 
         Raises ``BudgetExceededError`` for an unpriced call a budget applies to (fail closed).
         """
         att = clean_attribution(attribution or _NO_ATTRIBUTION)
         canonical = self.canonical_model(model)
-        applicable = Facets(att.user, att.app, att.task, (canonical,)).applicable(budgets)
+        cache = self._applicable
+        if cache[0] is not budgets:  # a new list: what applies to whom is worked out again
+            cache = self._applicable = (budgets, {})
+        facets = (att.user, att.app, att.task, canonical)
+        applicable = cache[1].get(facets)
+        if applicable is None:
+            applicable = tuple(Facets(att.user, att.app, att.task, (canonical,))
+                               .applicable(budgets))
+            if len(cache[1]) < _APPLICABLE_CACHE:
+                cache[1][facets] = applicable
         if not applicable:
             return None
         if callable(estimated_usd):
@@ -641,8 +668,12 @@ class CostLedger:
         if estimated_usd is None:
             raise unpriced_error(applicable[0], model)
         amount = _decimal(estimated_usd, "estimated_usd")
-        expires = self._clock() + self.reservation_ttl_s
-        return Reservation(_hold_id(), canonical, amount, att, expires), tuple(applicable)
+        return _Ask(applicable, canonical, amount, att, to_nano(amount, up=True), self._clock())
+
+    def _reservation_of(self, ask: _Ask) -> Reservation:
+        """The reservation to store for a call no lease served (its own hold id)."""
+        return Reservation(_hold_id(), ask.model, ask.amount, ask.attribution,
+                           ask.now + self.reservation_ttl_s)
 
     def _store_hold(self, reservation: Reservation) -> Any:
         """Check and hold in the store (True, False when no budget applies, or a refusal)."""
@@ -678,7 +709,10 @@ class CostLedger:
         groups: dict[tuple[Budget, ...], list[int]] = {}
         for i, reservation in enumerate(reservations):
             key = tuple(Facets.of_reservation(reservation).applicable(budgets))
-            served = leases.serve(key, reservation, now) if key else None
+            served = leases.serve(
+                key, reservation.model, reservation.amount_usd, reservation.attribution,
+                to_nano(reservation.amount_usd, up=True), now,
+            ) if key else None
             if served is not None:
                 out[i] = served
             else:
@@ -688,31 +722,31 @@ class CostLedger:
         items: list[tuple[str, Any, int, int]] = [
             ("G", lease_id, nano, 0) for lease_id, nano in leases.due([k for k in groups if k])
         ]
-        asks: list[tuple[Reservation | None, tuple[Budget, ...], list[int]]] = []
+        asks: list[tuple[Reservation | None, tuple[Budget, ...], list[int], list[int]]] = []
         expires = now + self.reservation_ttl_s + leases.max_age_s
         for key, at in groups.items():
             members = [reservations[i] for i in at]
             if not key:
-                asks.append((None, key, at))
+                asks.append((None, key, at, []))
                 items += [("h", m, 0, 0) for m in members]
                 continue
             nanos = [to_nano(m.amount_usd, up=True) for m in members]
             first = members[0]
             ask = Reservation(LEASE_PREFIX + _hold_id(), first.model, Decimal(0),
                               first.attribution, expires)
-            asks.append((ask, key, at))
+            asks.append((ask, key, at, nanos))
             items.append(("L", ask, sum(nanos), max(nanos)))
             items += [("m", m, 0, 0) for m in members]
         outcomes = self._backend.reserve_leased(items, now)  # type: ignore[attr-defined]
         pos = sum(1 for item in items if item[0] == "G")
-        for ask, key, at in asks:
+        for ask, key, at, nanos in asks:
             grant = 0
             if ask is not None:
                 grant, pos = outcomes[pos], pos + 1
             if grant:
                 members = [reservations[i] for i in at]
-                for i, share in zip(at, leases.granted(ask.id, key, grant, members, now, expires),
-                                    strict=True):
+                shares = leases.granted(ask.id, key, grant, members, nanos, now, expires)
+                for i, share in zip(at, shares, strict=True):
                     out[i] = share
             else:
                 for i, outcome in zip(at, outcomes[pos : pos + len(at)], strict=True):
@@ -794,7 +828,7 @@ class CostLedger:
         models = (self.canonical_model(info.model), self.canonical_model(info.requested_model))
         hold = reservation.id if reservation is not None and reservation.held else None
         if hold is not None and is_lease(hold) and self._leases is not None:
-            self._leases.settled(hold, reservation.amount_usd, spend_nano(entry))  # type: ignore[union-attr]
+            self._leases.settled(hold, spend_nano(entry))
         return entry, models, hold, now
 
     def record(self, info: CallInfo) -> LedgerEntry | None:
@@ -815,7 +849,7 @@ class CostLedger:
         if not is_lease(reservation.id):
             return False
         if self._leases is not None:
-            self._leases.released(reservation.id, reservation.amount_usd)
+            self._leases.released(reservation.id)
         return True  # a lease this process no longer serves from: given back already
 
     async def arelease(self, reservation: Reservation | None) -> None:

@@ -527,11 +527,16 @@ class SQLiteBackend:
             conn.execute(INSERT_ENTRIES.format(values=values),
                          [value for row in part for value in row])
         budgets = self._budgets(conn)
+        applies: dict[tuple[Any, ...], list[Budget]] = {}  # calls of one user: worked out once
         for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
             if not new or entry.cost is None or not budgets:
                 continue
             amount = entry.cost.total_usd
-            for budget in Facets.of_entry(entry, models).applicable(budgets):
+            facets = (entry.user, entry.app, entry.task, models)
+            applicable = applies.get(facets)
+            if applicable is None:
+                applicable = applies[facets] = Facets.of_entry(entry, models).applicable(budgets)
+            for budget in applicable:
                 slot = (budget.id, window(budget.period, now))
                 charges[slot] = charges.get(slot, _ZERO) + amount
         for (budget_id, win), amount in charges.items():
