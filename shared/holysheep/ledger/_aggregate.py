@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._model import LedgerEntry, TotalsRow
+from ._text import clean
 
 __all__ = [
     "COLUMNS",
@@ -82,8 +83,9 @@ def build_query(
     for name, value in filters.items():
         if name == "tags":
             flat.update((f"tag:{k}", v) for k, v in dict(value or {}).items())
-        else:
-            flat[_check_key(name, grouping=False)] = value
+        else:  # names are stored cleaned (``_text.py``): so is what they are compared with
+            key = _check_key(name, grouping=False)
+            flat[key] = clean(value) if isinstance(value, str) else value
     return Query(keys, _utc(since, "since"), _utc(until, "until"), MappingProxyType(flat))
 
 

@@ -24,10 +24,13 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._budgets import to_nano, window_start
+from ._budgets import window_start
 from ._model import Budget, Reservation
+
+if TYPE_CHECKING:
+    from holysheep.calls import Attribution
 
 __all__ = [
     "LEASE_CALLS",
@@ -98,8 +101,8 @@ class Lease:
     """Nano-dollars not promised to any call (may dip below 0 when calls cost more than held)."""
     serve_until: float
     expires_at: float
-    shares: set[str]
-    """Ids of the calls in flight on this lease."""
+    shares: dict[str, int]
+    """The calls in flight on this lease: share id -> nano-dollars it holds."""
     last_used: float
     counter: int = 0
     retired: bool = False
@@ -139,36 +142,37 @@ class LeaseBook:
 
     # ------------------------------------------------------------ serving
 
-    def serve(self, key: Key, reservation: Reservation, now: float) -> Reservation | None:
-        """``reservation`` as a share of a lease on ``key``, or None (ask the store)."""
+    def serve(self, key: Key, model: str, amount: Decimal, attribution: Attribution, nano: int,
+              now: float) -> Reservation | None:
+        """A call (``amount`` USD, ``nano`` as ``to_nano`` rounds it up) as a share of a lease
+        on ``key``, or None (ask the store)."""
         leases = self._by_key.get(key)
         if not leases:
             return None
-        nano = to_nano(reservation.amount_usd, up=True)
         with self._lock:
             for lease in reversed(leases):
                 if lease.available >= nano and now < lease.serve_until and not lease.retired:
                     lease.available -= nano
                     lease.counter += 1
                     share = f"{lease.id}.{lease.counter:x}"
-                    lease.shares.add(share)
+                    lease.shares[share] = nano
                     lease.last_used = time.monotonic()
                     self.served += 1
-                    return Reservation(share, reservation.model, reservation.amount_usd,
-                                       reservation.attribution, lease.expires_at)
+                    return Reservation(share, model, amount, attribution, lease.expires_at)
         return None
 
     def granted(self, lease_id: str, key: Key, granted_nano: int, members: list[Reservation],
-                now: float, expires_at: float) -> list[Reservation]:
-        """The store granted a lease covering ``members``: record it; their shares, in order."""
+                nanos: list[int], now: float, expires_at: float) -> list[Reservation]:
+        """The store granted a lease covering ``members`` (holding ``nanos`` each): record it;
+        their shares, in order."""
         lease = Lease(lease_id, key, granted_nano, serve_until(key, now, self.max_age_s),
-                      expires_at, set(), time.monotonic())
+                      expires_at, {}, time.monotonic())
         out = []
-        for member in members:
-            lease.available -= to_nano(member.amount_usd, up=True)
+        for member, nano in zip(members, nanos, strict=True):
+            lease.available -= nano
             lease.counter += 1
             share = f"{lease_id}.{lease.counter:x}"
-            lease.shares.add(share)
+            lease.shares[share] = nano
             out.append(Reservation(share, member.model, member.amount_usd, member.attribution,
                                    expires_at))
         with self._lock:
@@ -182,20 +186,21 @@ class LeaseBook:
         self._arm()
         return out
 
-    def settled(self, share: str, held: Decimal, cost_nano: int) -> None:
+    def settled(self, share: str, cost_nano: int) -> None:
         """A call on a lease was billed ``cost_nano``: what it held and did not spend comes back."""
-        self._back(share, to_nano(held, up=True) - cost_nano)
+        self._back(share, cost_nano)
 
-    def released(self, share: str, held: Decimal) -> None:
+    def released(self, share: str) -> None:
         """A call on a lease failed (nothing billed): all it held comes back."""
-        self._back(share, to_nano(held, up=True))
+        self._back(share, 0)
 
-    def _back(self, share: str, nano: int) -> None:
+    def _back(self, share: str, spent: int) -> None:
         with self._lock:
             lease = self._by_id.get(lease_of(share))
-            if lease is None or share not in lease.shares:
+            held = None if lease is None else lease.shares.pop(share, None)
+            if lease is None or held is None:
                 return  # settled twice, or a lease this process no longer tracks
-            lease.shares.discard(share)
+            nano = held - spent
             if lease.retired:  # the store keeps it until given back
                 self._returns[lease.id] = self._returns.get(lease.id, 0) + max(0, nano)
                 if not lease.shares:

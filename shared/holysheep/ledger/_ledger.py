@@ -19,11 +19,12 @@ import time
 import uuid
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 from holysheep.calls import Attribution, CallInfo
@@ -39,6 +40,7 @@ from ._lease_store import spend_nano
 from ._model import PERIODS, SCOPES, Budget, BudgetStatus, LedgerEntry, Reservation, TotalsRow
 from ._recorder import Recorder
 from ._spool import Spool, default_spool_dir, keep
+from ._text import clean, clean_attribution, clean_entry
 
 if TYPE_CHECKING:
     from holysheep.catalog import ModelCatalog
@@ -50,10 +52,32 @@ __all__ = ["LEDGER_ENV", "CostLedger", "open_backend", "redact_url"]
 LEDGER_ENV = "HOLYSHEEP_LEDGER"
 """Chooses the ledger: ``memory`` (default), ``sqlite:///path.db`` or ``redis://host:port/db``."""
 _NO_ATTRIBUTION = Attribution()
+_APPLICABLE_CACHE = 4096
+"""Attributions whose applicable budgets are remembered per budget list."""
+
+
+class _Ask(NamedTuple):
+    """A call a budget applies to, before anything is held (``LeaseBook.serve`` takes it as is)."""
+
+    key: tuple[Budget, ...]
+    """The budgets it counts against (a lease's key)."""
+    model: str
+    amount: Decimal
+    attribution: Attribution
+    nano: int
+    """``amount`` in nano-dollars, rounded up (as the stores hold it)."""
+    now: float
+
 _REPLAY_BATCH = 32
 """Spooled records replayed after one successful call (the rest after the next ones)."""
 _COMMIT_WINDOW_S = 0.008
 """Group commit: a settled call waits at most this long for others to share its transaction."""
+_FRESH_WAIT_S = 0.5
+"""An event loop's call waits this long at most for an expired budget list to be read again
+(a read that takes longer means a busy store: the last list serves, ``_STALE_GRACE_S``)."""
+_STALE_GRACE_S = 5.0
+"""An event loop's calls keep using the last budget list this long past ``budget_cache_s`` at
+most while the store is too busy to read it again; past that they wait for the read."""
 _CLOSE_WAIT_S = 30.0
 """``close()`` and interpreter exit wait this long at most for the writer (then the journal
 keeps what is left, for the next process to record)."""
@@ -167,7 +191,10 @@ class CostLedger:
             budget_cache_s: How long this process trusts its copy of the budget list to skip
                 the reservation round trip of calls no budget applies to: a budget another
                 process sets binds this one's calls at most this many seconds later (one set
-                here binds at once). 0 reads the budgets before every call. Also how long a
+                here binds at once). An event loop's calls wait 0.5 s at most on a busy store
+                for the list: then the last one serves while it is read again, up to 5 s
+                longer (so such a budget may bind that much later). 0 reads the
+                budgets before every call. Also how long a
                 budget lease (SQLite, Redis: headroom held in the store for several calls and
                 spent here without a round trip) may serve calls after another process changed
                 or removed its budget; 0 turns leases off.
@@ -194,6 +221,11 @@ class CostLedger:
     def _open_local(self) -> None:
         """This process's side: the spool, the budget cache and (SQLite, Redis) group commit."""
         self._budget_view: tuple[float, list[Budget]] | None = None
+        self._budget_generation = 0
+        self._applicable: tuple[list[Budget] | None, dict[tuple[Any, ...], tuple[Budget, ...]]] = (
+            None, {})
+        self._budget_refresh: tuple[int, Future[list[Budget]]] | None = None
+        self._budget_thread: tuple[int, ThreadPoolExecutor] | None = None
         self._spool = self._open_spool()
         self._recorder: Recorder | None = None
         self._batcher: HoldBatcher | None = None
@@ -289,6 +321,9 @@ class CostLedger:
         leases, self._leases = getattr(self, "_leases", None), None
         if leases is not None:  # unused headroom back to the store (no writer now: directly)
             leases.close()
+        reader, self._budget_thread = getattr(self, "_budget_thread", None), None
+        if reader is not None and reader[0] == os.getpid():
+            reader[1].shutdown(wait=False)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every call settled so far is committed (or spooled); False on timeout.
@@ -316,7 +351,8 @@ class CostLedger:
     # ------------------------------------------------------------ models
 
     def canonical_model(self, model: str) -> str:
-        """The catalogue id of ``model`` (aliases and dated ids resolved), else ``model``."""
+        """The catalogue id of ``model`` (aliases and dated ids resolved), else ``model`` (any
+        lone surrogate in it as U+FFFD, as the stores keep it: ``_text.py``)."""
         found = self._canonical_ids.get(model)
         if found is None:
             if self._catalog is None:
@@ -324,7 +360,7 @@ class CostLedger:
 
                 self._catalog = ModelCatalog.default()
             spec = self._catalog.find(model)
-            found = spec.id if spec is not None else model
+            found = clean(spec.id if spec is not None else model) or ""
             if len(self._canonical_ids) < 4096:
                 self._canonical_ids[model] = found
         return found
@@ -356,19 +392,21 @@ class CostLedger:
         """
         budget = self._budget(limit_usd, scope, key, period)
         self.flush()  # the window's spending is recomputed from entries: include the queued
-        self._budget_view = None
+        self._budgets_changed_here()
         self._drop_leases()
         self._backend.put_budget(budget, self._clock(), self.canonical_model)
-        self._budget_view = None
+        self._budgets_changed_here()
         return budget
 
     def remove_budget(
         self, *, scope: Scope = "global", key: str | None = None, period: Period = "month"
     ) -> bool:
         """Remove a budget; False when there was none."""
-        self._budget_view = None
+        self._budgets_changed_here()
         self._drop_leases()
-        return self._backend.delete_budget(self._budget(0, scope, key, period).id)
+        removed = self._backend.delete_budget(self._budget(0, scope, key, period).id)
+        self._budgets_changed_here()
+        return removed
 
     def _budget(self, limit: Any, scope: str, key: str | None, period: str) -> Budget:
         if scope not in SCOPES:
@@ -382,6 +420,8 @@ class CostLedger:
             raise ValueError(f"a {scope} budget needs key=<the {scope} it is for>")
         elif scope == "model":
             key = self.canonical_model(key)
+        else:
+            key = clean(key)
         return Budget(scope, key, period, _decimal(limit, "limit_usd"))  # type: ignore[arg-type]
 
     def budgets(self) -> list[Budget]:
@@ -405,7 +445,7 @@ class CostLedger:
     def _status(self, attribution: Attribution | None, model: str | None) -> list[BudgetStatus]:
         facets = None
         if attribution is not None or model is not None:
-            att = attribution or _NO_ATTRIBUTION
+            att = clean_attribution(attribution or _NO_ATTRIBUTION)
             models = (self.canonical_model(model),) if model else ()
             facets = Facets(att.user, att.app, att.task, models)
         return self._backend.status(facets, self._clock())
@@ -427,13 +467,58 @@ class CostLedger:
         return None
 
     def _read_budgets(self) -> list[Budget]:
-        """Read the budget list from the store and keep it for ``budget_cache_s``."""
+        """Read the budget list from the store and keep it for ``budget_cache_s`` (unless a
+        budget was set or removed here meanwhile: then the next call reads it again)."""
+        generation = self._budget_generation
         budgets = self._backend.budgets()
-        old, self._budget_view = self._budget_view, (time.monotonic() + self._budget_cache_s,
-                                                     budgets)
-        if old is not None and old[1] != budgets:  # a budget changed elsewhere: leases go
-            self._drop_leases()
+        if generation == self._budget_generation:
+            old, self._budget_view = self._budget_view, (
+                time.monotonic() + self._budget_cache_s, budgets)
+            if old is not None and old[1] != budgets:  # a budget changed elsewhere: leases go
+                self._drop_leases()
         return budgets
+
+    def _budgets_changed_here(self) -> None:
+        """A budget was set or removed by this process: no list read before counts any more."""
+        self._budget_generation += 1
+        self._budget_view = None
+
+    async def _abudgets(self) -> list[Budget]:
+        """The budget list for an event loop's call, read on a thread of its own (never queued
+        behind the writer, which may be waiting on a busy store) and ahead of time: past half
+        its life the list is read again while it still serves. An expired list is waited for
+        ``_FRESH_WAIT_S`` at most; then, while the store stays too busy to answer, the last list
+        serves for up to ``_STALE_GRACE_S`` past its expiry (never with ``budget_cache_s=0``)."""
+        view = self._budget_view
+        now = time.monotonic()
+        if view is not None and now < view[0] - self._budget_cache_s / 2:
+            return view[1]
+        if self._backend.url == "memory":  # no I/O: nothing to wait for
+            return view[1] if view is not None and now < view[0] else self._read_budgets()
+        import asyncio
+
+        generation = self._budget_generation
+        refresh = self._budget_refresh
+        if refresh is None or refresh[1].done() or refresh[0] != generation:
+            refresh = self._budget_refresh = (generation, self._budget_reader().submit(
+                self._read_budgets))
+        if view is not None and now < view[0]:
+            return view[1]  # still valid; the new list lands before it expires
+        waiting = asyncio.wrap_future(refresh[1])
+        if view is not None and self._budget_cache_s > 0:
+            with contextlib.suppress(TimeoutError):
+                return await asyncio.wait_for(asyncio.shield(waiting), _FRESH_WAIT_S)
+            if time.monotonic() < view[0] + _STALE_GRACE_S:
+                return view[1]
+        return await waiting
+
+    def _budget_reader(self) -> ThreadPoolExecutor:
+        """The thread that re-reads the budget list for event loops (one connection)."""
+        reader = self._budget_thread
+        if reader is None or reader[0] != os.getpid():
+            reader = self._budget_thread = (os.getpid(), ThreadPoolExecutor(
+                1, thread_name_prefix="holysheep-ledger-budgets"))
+        return reader[1]
 
     def _drop_leases(self, *, now: bool = False) -> None:
         """Stop serving calls from leases and give their headroom back (``now``: before
@@ -499,37 +584,39 @@ class CostLedger:
             budgets = self._read_budgets()
         if not budgets:
             return None
-        found = self._reservation(model, estimated_usd, attribution, budgets)
-        if found is None:
+        ask = self._ask(model, estimated_usd, attribution, budgets)
+        if ask is None:
             return None
-        reservation, key = found
         leases = self._leases
         if leases is None:
+            reservation = self._reservation_of(ask)
             return self._reserved(reservation, self._store_hold(reservation))
-        served = leases.serve(key, reservation, reservation.expires_at - self.reservation_ttl_s)
-        if served is not None:  # a share of a lease: no store round trip
+        served = leases.serve(*ask)
+        if served is not None:  # a share of a lease: no store round trip, no hold id
             return served
+        reservation = self._reservation_of(ask)
         return self._reserved(reservation, self._store_holds([reservation])[0])
 
     async def _ahold(
         self, model: str, estimated_usd: Any, attribution: Attribution | None
     ) -> Reservation | None:
         """``_hold`` without blocking the event loop."""
-        budgets = self._known_budgets()
-        if budgets is None:
-            budgets = await self._off_loop(self._read_budgets)
+        view = self._budget_view
+        if view is not None and time.monotonic() < view[0] - self._budget_cache_s / 2:
+            budgets = view[1]
+        else:
+            budgets = await self._abudgets()
         if not budgets:
             return None
-        found = self._reservation(model, estimated_usd, attribution, budgets)
-        if found is None:
+        ask = self._ask(model, estimated_usd, attribution, budgets)
+        if ask is None:
             return None
-        reservation, key = found
         leases = self._leases
         if leases is not None:
-            now = reservation.expires_at - self.reservation_ttl_s
-            served = leases.serve(key, reservation, now)
-            if served is not None:  # a share of a lease: no hand-off to the writer
+            served = leases.serve(*ask)
+            if served is not None:  # a share of a lease: no hand-off to the writer, no hold id
                 return served
+        reservation = self._reservation_of(ask)
         batcher = self._batcher
         if batcher is not None:  # the loop pass's reservations go to the writer together
             return self._reserved(reservation, await batcher.hold(reservation))
@@ -546,24 +633,34 @@ class CostLedger:
         )
         return Reservation(
             uuid.uuid4().hex, self.canonical_model(model), amount,
-            attribution or _NO_ATTRIBUTION, self._clock() + self.reservation_ttl_s, False,
+            clean_attribution(attribution or _NO_ATTRIBUTION),
+            self._clock() + self.reservation_ttl_s, False,
         )
 
-    def _reservation(
+    def _ask(
         self,
         model: str,
         estimated_usd: Any,
         attribution: Attribution | None,
         budgets: list[Budget],
-    ) -> tuple[Reservation, tuple[Budget, ...]] | None:
-        """The reservation to store and the budgets it counts against (a lease's key), or None
-        when no (cached) budget applies to the call.
+    ) -> _Ask | None:
+        """What a call asks to hold and the budgets it counts against (a lease's key), or None
+        when no (cached) budget applies to the call. Each amount is converted once here.
 
         Raises ``BudgetExceededError`` for an unpriced call a budget applies to (fail closed).
         """
-        att = attribution or _NO_ATTRIBUTION
+        att = clean_attribution(attribution or _NO_ATTRIBUTION)
         canonical = self.canonical_model(model)
-        applicable = Facets(att.user, att.app, att.task, (canonical,)).applicable(budgets)
+        cache = self._applicable
+        if cache[0] is not budgets:  # a new list: what applies to whom is worked out again
+            cache = self._applicable = (budgets, {})
+        facets = (att.user, att.app, att.task, canonical)
+        applicable = cache[1].get(facets)
+        if applicable is None:
+            applicable = tuple(Facets(att.user, att.app, att.task, (canonical,))
+                               .applicable(budgets))
+            if len(cache[1]) < _APPLICABLE_CACHE:
+                cache[1][facets] = applicable
         if not applicable:
             return None
         if callable(estimated_usd):
@@ -571,8 +668,12 @@ class CostLedger:
         if estimated_usd is None:
             raise unpriced_error(applicable[0], model)
         amount = _decimal(estimated_usd, "estimated_usd")
-        expires = self._clock() + self.reservation_ttl_s
-        return Reservation(_hold_id(), canonical, amount, att, expires), tuple(applicable)
+        return _Ask(applicable, canonical, amount, att, to_nano(amount, up=True), self._clock())
+
+    def _reservation_of(self, ask: _Ask) -> Reservation:
+        """The reservation to store for a call no lease served (its own hold id)."""
+        return Reservation(_hold_id(), ask.model, ask.amount, ask.attribution,
+                           ask.now + self.reservation_ttl_s)
 
     def _store_hold(self, reservation: Reservation) -> Any:
         """Check and hold in the store (True, False when no budget applies, or a refusal)."""
@@ -608,7 +709,10 @@ class CostLedger:
         groups: dict[tuple[Budget, ...], list[int]] = {}
         for i, reservation in enumerate(reservations):
             key = tuple(Facets.of_reservation(reservation).applicable(budgets))
-            served = leases.serve(key, reservation, now) if key else None
+            served = leases.serve(
+                key, reservation.model, reservation.amount_usd, reservation.attribution,
+                to_nano(reservation.amount_usd, up=True), now,
+            ) if key else None
             if served is not None:
                 out[i] = served
             else:
@@ -618,31 +722,31 @@ class CostLedger:
         items: list[tuple[str, Any, int, int]] = [
             ("G", lease_id, nano, 0) for lease_id, nano in leases.due([k for k in groups if k])
         ]
-        asks: list[tuple[Reservation | None, tuple[Budget, ...], list[int]]] = []
+        asks: list[tuple[Reservation | None, tuple[Budget, ...], list[int], list[int]]] = []
         expires = now + self.reservation_ttl_s + leases.max_age_s
         for key, at in groups.items():
             members = [reservations[i] for i in at]
             if not key:
-                asks.append((None, key, at))
+                asks.append((None, key, at, []))
                 items += [("h", m, 0, 0) for m in members]
                 continue
             nanos = [to_nano(m.amount_usd, up=True) for m in members]
             first = members[0]
             ask = Reservation(LEASE_PREFIX + _hold_id(), first.model, Decimal(0),
                               first.attribution, expires)
-            asks.append((ask, key, at))
+            asks.append((ask, key, at, nanos))
             items.append(("L", ask, sum(nanos), max(nanos)))
             items += [("m", m, 0, 0) for m in members]
         outcomes = self._backend.reserve_leased(items, now)  # type: ignore[attr-defined]
         pos = sum(1 for item in items if item[0] == "G")
-        for ask, key, at in asks:
+        for ask, key, at, nanos in asks:
             grant = 0
             if ask is not None:
                 grant, pos = outcomes[pos], pos + 1
             if grant:
                 members = [reservations[i] for i in at]
-                for i, share in zip(at, leases.granted(ask.id, key, grant, members, now, expires),
-                                    strict=True):
+                shares = leases.granted(ask.id, key, grant, members, nanos, now, expires)
+                for i, share in zip(at, shares, strict=True):
                     out[i] = share
             else:
                 for i, outcome in zip(at, outcomes[pos : pos + len(at)], strict=True):
@@ -720,11 +824,11 @@ class CostLedger:
             key = f"{info.id}|{info.request_id or ''}"
         else:  # nothing identifies the call: it cannot be deduplicated
             key = f"anon-{uuid.uuid4().hex}"
-        entry = LedgerEntry.from_call(info, now, key)
+        entry = clean_entry(LedgerEntry.from_call(info, now, key))
         models = (self.canonical_model(info.model), self.canonical_model(info.requested_model))
         hold = reservation.id if reservation is not None and reservation.held else None
         if hold is not None and is_lease(hold) and self._leases is not None:
-            self._leases.settled(hold, reservation.amount_usd, spend_nano(entry))  # type: ignore[union-attr]
+            self._leases.settled(hold, spend_nano(entry))
         return entry, models, hold, now
 
     def record(self, info: CallInfo) -> LedgerEntry | None:
@@ -745,7 +849,7 @@ class CostLedger:
         if not is_lease(reservation.id):
             return False
         if self._leases is not None:
-            self._leases.released(reservation.id, reservation.amount_usd)
+            self._leases.released(reservation.id)
         return True  # a lease this process no longer serves from: given back already
 
     async def arelease(self, reservation: Reservation | None) -> None:
@@ -826,8 +930,10 @@ class CostLedger:
              reason)
 
     def _replay_commit(self, entry: LedgerEntry, models: tuple[str, ...], hold: str | None) -> bool:
-        """Commit a spooled record, charged to the budget windows of when it was billed."""
-        return self._backend.commit(entry, models, hold, entry.ts.timestamp())
+        """Commit a spooled record, charged to the budget windows of when it was billed (its
+        names cleaned: a record spooled by an older version may hold a lone surrogate)."""
+        models = tuple(clean(m) or "" for m in models)
+        return self._backend.commit(clean_entry(entry), models, hold, entry.ts.timestamp())
 
     def _drain(self, *, force: bool = False) -> None:
         """After a ledger call succeeded: replay a batch of spooled records, if any wait."""

@@ -325,7 +325,9 @@ COMMIT_MANY = (
     + """
 -- A batch of settled calls, each recorded as COMMIT would record it, in one script: the batch
 -- arrives as one JSON argument (one argument to pack on the client, one C decode here), and
--- budgets are read and decoded once, only when a new priced entry needs them.
+-- budgets are read and decoded once, only when a new priced entry needs them. Totals are summed
+-- here first: one HINCRBY per (budget, window) and one update per lease for the whole batch,
+-- not one per entry (plain holds are deleted as they come).
 -- KEYS: keys, entries, budgets, spent, holds
 -- ARGV[1]: JSON array of [dedup key, score, entry JSON, nano ('' when unpriced), user, app,
 --          task, served model, requested model, day window, month window, hold id ('' none)]
@@ -333,9 +335,23 @@ COMMIT_MANY = (
 local records = cjson.decode(ARGV[1])
 local budgets = nil
 local out = {}
+local charges, slots = {}, {}
+local leases, lease_ids = {}, {}
 for r, e in ipairs(records) do
   local new = redis.call('HSETNX', KEYS[1], e[1], e[2]) == 1
-  settle_hold(KEYS[5], e[12], e[4], new)
+  local hold = e[12]
+  if hold ~= '' then
+    if string.sub(hold, 1, 6) ~= 'lease-' then
+      redis.call('HDEL', KEYS[5], hold)
+    elseif new then
+      local lease = string.match(hold, '^([^.]+)')
+      if leases[lease] == nil then
+        leases[lease] = 0
+        lease_ids[#lease_ids + 1] = lease
+      end
+      leases[lease] = leases[lease] + tonumber(e[4] ~= '' and e[4] or '0')
+    end
+  end
   if not new then
     out[r] = 0
   else
@@ -350,14 +366,26 @@ for r, e in ipairs(records) do
           budgets[#budgets + 1] = b
         end
       end
+      local nano = tonumber(e[4])
       for _, b in ipairs(budgets) do
         if applies(b, e[5], e[6], e[7], e[8], e[9]) then
-          redis.call('HINCRBY', KEYS[4], b.id .. '#' .. win(b.period, e[10], e[11]), e[4])
+          local slot = b.id .. '#' .. win(b.period, e[10], e[11])
+          if charges[slot] == nil then
+            charges[slot] = 0
+            slots[#slots + 1] = slot
+          end
+          charges[slot] = charges[slot] + nano
         end
       end
     end
     out[r] = 1
   end
+end
+for _, slot in ipairs(slots) do
+  redis.call('HINCRBY', KEYS[4], slot, string.format('%.0f', charges[slot]))
+end
+for _, lease in ipairs(lease_ids) do
+  drop_hold(KEYS[5], lease .. '.', string.format('%.0f', leases[lease]))
 end
 return out
 """

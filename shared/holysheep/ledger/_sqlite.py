@@ -52,6 +52,10 @@ _ZERO = Decimal(0)
 _BUDGETS = "SELECT id, scope, budget_key, period, limit_usd FROM budgets ORDER BY id"
 _SPENT = "SELECT spent_usd FROM spend WHERE budget_id = ? AND win = ?"
 _SET_SPENT = "INSERT OR REPLACE INTO spend (budget_id, win, spent_usd) VALUES (?, ?, ?)"
+_SPENT_MANY = (
+    "SELECT budget_id, win, spent_usd FROM spend WHERE (budget_id, win) IN (VALUES {values})"
+)
+_SET_SPENT_MANY = "INSERT OR REPLACE INTO spend (budget_id, win, spent_usd) VALUES {values}"
 _HOLDS = (  # in nano-dollars: a lease's amount_usd is what it was when taken
     "SELECT user, app, task, model, COALESCE(amount_nano, CAST(CAST(amount_usd AS REAL) * 1e9 "
     "AS INTEGER) + 1), expires_at FROM reservations"
@@ -527,17 +531,29 @@ class SQLiteBackend:
             conn.execute(INSERT_ENTRIES.format(values=values),
                          [value for row in part for value in row])
         budgets = self._budgets(conn)
+        applies: dict[tuple[Any, ...], list[Budget]] = {}  # calls of one user: worked out once
         for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
             if not new or entry.cost is None or not budgets:
                 continue
             amount = entry.cost.total_usd
-            for budget in Facets.of_entry(entry, models).applicable(budgets):
+            facets = (entry.user, entry.app, entry.task, models)
+            applicable = applies.get(facets)
+            if applicable is None:
+                applicable = applies[facets] = Facets.of_entry(entry, models).applicable(budgets)
+            for budget in applicable:
                 slot = (budget.id, window(budget.period, now))
                 charges[slot] = charges.get(slot, _ZERO) + amount
-        for (budget_id, win), amount in charges.items():
-            row = conn.execute(_SPENT, (budget_id, win)).fetchone()
-            spent = (Decimal(row[0]) if row else _ZERO) + amount
-            conn.execute(_SET_SPENT, (budget_id, win, str(spent)))
+        if charges:  # every counter of the batch read in one statement and written in one
+            slots = list(charges)
+            known: dict[tuple[str, str], str] = {}
+            for part in _parts(slots, 2):
+                values = ", ".join(["(?, ?)"] * len(part))
+                known.update(((b, w), spent) for b, w, spent in conn.execute(
+                    _SPENT_MANY.format(values=values), [v for slot in part for v in slot]))
+            rows = [(b, w, str(Decimal(known.get((b, w), "0")) + charges[b, w])) for b, w in slots]
+            for part in _parts(rows, 3):
+                values = ", ".join(["(?, ?, ?)"] * len(part))
+                conn.execute(_SET_SPENT_MANY.format(values=values), [v for r in part for v in r])
         return recorded
 
     @_translated

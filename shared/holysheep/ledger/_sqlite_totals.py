@@ -1,7 +1,10 @@
 """Totals and entry queries of the SQLite backend, built as SQL from a validated ``Query``.
 
 Group keys and filters map onto columns (``tag:<name>`` onto ``json_extract``, ``day``/``month``
-onto ``strftime`` of the UTC timestamp); money is summed with the exact ``dsum`` aggregate.
+onto ``strftime`` of the UTC timestamp); money is summed with the exact ``dsum`` aggregate. Tags
+keep their exact text (escaped JSON), lone surrogates included, which SQLite's JSON functions give
+back as bytes that are not UTF-8: a tag is read and compared as a BLOB (``surrogatepass``), so
+SQLite answers as the memory and Redis backends do.
 """
 
 from __future__ import annotations
@@ -34,9 +37,27 @@ def _expr(key: str, params: list[Any]) -> str:
     if key in _TIME:
         return _TIME[key]
     if key.startswith("tag:"):
-        params.append('$."' + key[4:].replace("\\", "\\\\").replace('"', '\\"') + '"')
-        return "json_extract(tags, ?)"
+        name = key[4:]
+        if not name.isascii():  # a JSON path matches the stored (escaped) name: look it up
+            params.append(_blob(name))
+            return "(SELECT CAST(value AS BLOB) FROM json_each(tags) WHERE CAST(key AS BLOB) = ?)"
+        params.append('$."' + name.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        return "CAST(json_extract(tags, ?) AS BLOB)"
     return key  # one of COLUMNS, validated by build_query
+
+
+def _blob(text: str) -> bytes:
+    """``text`` as SQLite's JSON functions give it: UTF-8, lone surrogates kept."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _text(value: Any) -> str | None:
+    """A group value as ``str`` (a tag's BLOB decoded as ``_blob`` encoded it)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "surrogatepass")
+    return str(value)
 
 
 def entries_sql(query: Query) -> tuple[str, list[Any]]:
@@ -51,7 +72,7 @@ def entries_sql(query: Query) -> tuple[str, list[Any]]:
         params.append(epoch_us(query.until))
     for name, value in query.filters.items():
         clauses.append(f"{_expr(name, params)} IS ?")
-        params.append(value)
+        params.append(_blob(value) if name.startswith("tag:") and isinstance(value, str) else value)
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
@@ -70,7 +91,7 @@ def totals_rows(conn: sqlite3.Connection, query: Query) -> list[TotalsRow]:
         if not sums[0]:
             continue  # no group keys and no entries: SQLite still returns one row
         group = MappingProxyType(
-            {k: (None if v is None else str(v)) for k, v in zip(keys, values, strict=True)}
+            {k: _text(v) for k, v in zip(keys, values, strict=True)}
         )
         calls, unpriced, p, c, cached, reasoning, total, usd, relay, direct, est, est_usd = sums
         rows.append(
