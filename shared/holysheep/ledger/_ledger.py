@@ -39,6 +39,7 @@ from ._lease import LEASE_PREFIX, LeaseBook, is_lease
 from ._lease_store import spend_nano
 from ._model import PERIODS, SCOPES, Budget, BudgetStatus, LedgerEntry, Reservation, TotalsRow
 from ._recorder import Recorder
+from ._refusal import refused_record
 from ._spool import Spool, default_spool_dir, keep
 from ._text import clean, clean_attribution, clean_entry
 
@@ -927,7 +928,7 @@ class CostLedger:
         """Keep a billed call the store refused; never raises (the caller keeps its answer)."""
         reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
         keep(self._spool, entry, models, hold, getattr(exc, "url", None) or redact_url(self.url),
-             reason)
+             reason, refused=refused_record(exc))
 
     def _replay_commit(self, entry: LedgerEntry, models: tuple[str, ...], hold: str | None) -> bool:
         """Commit a spooled record, charged to the budget windows of when it was billed (its
