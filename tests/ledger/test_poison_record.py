@@ -158,3 +158,55 @@ def test_a_store_down_for_a_while_loses_and_rejects_nothing(tmp_path: Path, outa
             server.stop()
     assert [e.id for e in entries] == [r.call_info.id for r in [first, *down]]  # in order
     assert _spooled(spool) == [] and not (spool / "rejected").exists()
+
+
+_KILLED_CALLER = """
+import sys
+from holysheep import HolySheepClient
+from holysheep.ledger import CostLedger, _ledger
+_ledger._COMMIT_WINDOW_S = 600.0  # the writer would commit long after the kill
+ledger = CostLedger(sys.argv[1])
+client = HolySheepClient("hs-test-key-not-a-secret", sys.argv[2], ledger=ledger)
+ids = [client.chat(model="gpt-4.1", messages=[{"role": "user", "content": "hi"}], user=u).id
+       for u in sys.argv[3:]]
+print(" ".join(ids), flush=True)
+sys.stdin.read()  # the test kills this process now
+"""
+
+
+def test_a_refused_line_in_a_dead_process_journal_waits_in_the_spool(tmp_path: Path) -> None:
+    """A process killed with its calls only journaled: the next replay records the good ones
+    and spools the refused one instead of stopping at it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    db = tmp_path / "ledger.db"
+    with CostLedger(f"sqlite:///{db}") as setup:
+        setup.set_budget("100.00")  # calls hold budget: not left to the patient window
+    with sqlite3.connect(db) as conn:
+        conn.execute(_TRIGGER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    with GatedUpstream() as upstream:
+        upstream.open()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _KILLED_CALLER, f"sqlite:///{db}", upstream.base_url,
+             "alice", POISON, "bob"],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        )
+        assert proc.stdout is not None and proc.stdin is not None
+        ids = proc.stdout.readline().decode().split()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc.stdout.close()
+        proc.stdin.close()
+    assert len(ids) == 3
+    spool = db.with_name(db.name + ".spool")
+    assert any(p.stat().st_size for p in spool.glob("journal-*"))  # only journaled
+    with CostLedger(f"sqlite:///{db}") as ledger:
+        assert ledger.replay_spool() == 2
+        assert sorted(e.user for e in ledger.entries()) == ["alice", "bob"]
+        [waiting] = _spooled(spool)
+        assert json.loads(waiting.read_bytes())["entry"]["id"] == ids[1]
+        assert list(spool.glob("journal-*")) == []
