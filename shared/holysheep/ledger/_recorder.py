@@ -8,8 +8,9 @@ at once when the store is busy, leaving the batch to the thread), so even an eve
 upkeep it must not do (a WAL checkpoint, which syncs the disk, and the spool replay) runs on the
 writer thread every ``_UPKEEP_EVERY`` inline batches. A batch the store refuses is moved to the
 spool (``LedgerSpoolWarning``) and replayed exactly once later, like any billed call the ledger
-could not record. Reservations stay held until their settle is committed, so a budget never
-counts less than it should meanwhile.
+could not record; when the store answers but refuses the batch, its records are committed one by
+one first, so only a record it refuses alone is spooled (``_refusal.py``). Reservations stay
+held until their settle is committed, so a budget never counts less than it should meanwhile.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from holysheep.errors import ConfigurationError
 from ._backend import CommitItem
 from ._journal import Journal
 from ._model import LedgerEntry
+from ._refusal import refused_record
 from ._sqlite_schema import entry_row
 from ._writer import GroupWriter
 
@@ -124,18 +126,41 @@ class Recorder:
         try:
             recorded = self._commit_many(*_split(items))
         except Exception as exc:  # LedgerError, or a backend's own bug: keep every record
-            for entry, models, hold, _now, future, _row in items:
-                try:
-                    self._spool(entry, models, hold, exc)
-                except Exception:  # the warning itself, under warnings-as-errors
-                    logger.warning("holysheep: spooled a billed call", exc_info=True)
-                if future is not None:
-                    future.set_result(entry)
+            self._one_by_one(items, exc)
             self._journal.finished(len(items))
             return
         assert recorded is not None
         self._finished(items, recorded)
         self._replay()
+
+    def _one_by_one(self, items: list[Item], exc: Exception) -> None:
+        """A batch that failed: when the store answers (``refused_record``), each record is
+        committed alone, so only those the store refuses are spooled; when it is down, all are
+        spooled at once (in order, without a wait per record)."""
+        down: Exception | None = exc if len(items) == 1 or not refused_record(exc) else None
+        for item in items:
+            if down is not None:
+                self._keep(item, down)
+                continue
+            try:
+                [new] = self._commit_many(*_split([item]))
+            except Exception as err:
+                if not refused_record(err):  # down meanwhile: the rest waits in the spool too
+                    down = err
+                self._keep(item, err)
+                continue
+            if item[4] is not None:
+                item[4].set_result(item[0] if new else None)
+
+    def _keep(self, item: Item, exc: BaseException) -> None:
+        """Spool one record the store did not take, and answer whoever waits on it."""
+        entry, models, hold, _now, future, _row = item
+        try:
+            self._spool(entry, models, hold, exc)
+        except Exception:  # the warning itself, under warnings-as-errors
+            logger.warning("holysheep: spooled a billed call", exc_info=True)
+        if future is not None:
+            future.set_result(entry)
 
     def _write_inline(self, items: list[Item]) -> bool:
         """On a caller's thread: commit one batch unless the store is busy or fails (False: the

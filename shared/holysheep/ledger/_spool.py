@@ -8,11 +8,17 @@ a crash leaves a whole record or none. Replaying claims a file by renaming it (o
 thread wins), commits it, then deletes it; the ledger's own dedup key (completion id and request
 id) makes a record that is committed twice count once, so a crash between commit and delete, or
 two processes replaying together, never double counts.
+
+A record the store refuses by itself while it answers others (``_refusal.py``: a constraint, a
+bug) is skipped and kept, its refusals counted in the file; after ``REJECT_AFTER`` of them it is
+moved to ``rejected/`` in the spool folder (never deleted: it is a billed call), with a warning
+saying how to put it back. A store that is down stops the replay at once, and counts nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -23,12 +29,17 @@ import uuid
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ._journal import has_orphan, replay_orphans
 from ._model import LedgerEntry
+from ._refusal import refused_record
 
-__all__ = ["LedgerSpoolWarning", "Spool", "data_home", "default_spool_dir", "keep"]
+__all__ = [
+    "REJECTED", "REJECT_AFTER", "LedgerSpoolWarning", "Spool", "data_home", "default_spool_dir",
+    "keep",
+]
 
 logger = logging.getLogger("holysheep.ledger")
 
@@ -36,6 +47,10 @@ _SUFFIX = ".json"
 _CLAIM = ".claim-"
 _STALE_CLAIM_S = 120.0
 """A claim older than this belongs to a replayer that died: it is taken over."""
+REJECTED = "rejected"
+"""The folder, inside the spool, of records the store refused ``REJECT_AFTER`` times."""
+REJECT_AFTER = 5
+"""Replays that refuse one record (while the store answers) before it is moved aside."""
 
 Commit = Callable[[LedgerEntry, tuple[str, ...], "str | None"], bool]
 """Records one spooled entry (entry, models, hold id); True when new, False when known."""
@@ -83,18 +98,15 @@ class Spool:
         self.directory.mkdir(parents=True, exist_ok=True)
         name = hashlib.sha256(entry.key.encode()).hexdigest()[:32] + _SUFFIX
         record = {"entry": entry.as_dict(), "models": list(models), "hold": hold_id}
-        data = json.dumps(record, separators=(",", ":")).encode()
-        tmp = self.directory / f".{name}.{uuid.uuid4().hex}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         path = self.directory / name
-        os.replace(tmp, path)  # the same call spooled twice is one file
+        _write_durably(path, record)  # the same call spooled twice is one file
         self._dirty = True
         return path
+
+    @property
+    def rejected_dir(self) -> Path:
+        """Where records the store refused ``REJECT_AFTER`` times wait for a person."""
+        return self.directory / REJECTED
 
     def pending(self) -> bool:
         """Whether records may be waiting (cheap: the folder is read at most every few s)."""
@@ -136,7 +148,9 @@ class Spool:
     def replay(self, commit: Commit, *, limit: int | None = None) -> int:
         """Commit waiting records, oldest first; returns how many left the spool.
 
-        Stops at the first ledger failure (the record goes back, the error propagates). Another
+        Stops at the first failure of the store itself (the record goes back, the error
+        propagates); a record the store refuses alone is skipped and kept (moved to
+        ``rejected/`` after ``REJECT_AFTER`` refusals, with a ``LedgerSpoolWarning``). Another
         thread of this process already replaying: returns 0 at once.
 
         Raises:
@@ -144,10 +158,12 @@ class Spool:
         """
         if not self._replaying.acquire(blocking=False):
             return 0
+        rejected: list[tuple[Path, str]] = []
         try:
-            done = replay_orphans(self.directory, commit)  # journals of ended processes
+            # journals of ended processes; a line the store refuses waits in the spool instead
+            done = replay_orphans(self.directory, functools.partial(self._commit_or_put, commit))
             for path in self._waiting(limit):
-                if self._replay_one(path, commit):
+                if self._replay_one(path, commit, rejected):
                     done += 1
             if limit is None or done < limit:
                 self._dirty = bool(self._waiting(limit=1))
@@ -156,9 +172,28 @@ class Spool:
             return done
         finally:
             self._replaying.release()
+            for moved, reason in rejected:  # after the loop: warnings-as-errors stop nothing
+                _warn_rejected(moved, reason, self.directory)
 
-    def _replay_one(self, path: Path, commit: Commit) -> bool:
-        """Claim, commit and delete one record; False when another replayer took it first."""
+    def _commit_or_put(
+        self, commit: Commit, entry: LedgerEntry, models: tuple[str, ...], hold: str | None
+    ) -> bool:
+        """``commit`` a journal line; one the store refuses alone is spooled (False)."""
+        try:
+            return commit(entry, models, hold)
+        except Exception as exc:
+            if not refused_record(exc):
+                raise
+            logger.warning("holysheep: the ledger refused a journaled billed call (%s); it "
+                           "was spooled", _reason(exc))
+            self.put(entry, models, hold)
+            return False
+
+    def _replay_one(
+        self, path: Path, commit: Commit, rejected: list[tuple[Path, str]] | None = None
+    ) -> bool:
+        """Claim, commit and delete one record; False when another replayer took it first, or
+        the store refused this record (kept, or moved aside: appended to ``rejected``)."""
         stem = path.name.split(_CLAIM, 1)[0]
         claim = path.with_name(f"{stem}{_CLAIM}{time.time():.0f}-{uuid.uuid4().hex[:8]}")
         try:
@@ -176,13 +211,39 @@ class Spool:
             return False
         try:
             commit(entry, models, record.get("hold"))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.rename(claim, path.with_name(stem))  # back in line for the next replay
-            raise
+        except BaseException as exc:
+            if not refused_record(exc):
+                with contextlib.suppress(OSError):
+                    os.rename(claim, path.with_name(stem))  # back in line for the next replay
+                raise
+            moved = self._refused(claim, path.with_name(stem), record)
+            if moved is not None and rejected is not None:
+                rejected.append((moved, _reason(exc)))
+            logger.warning("holysheep: the ledger refused the spooled record %s (%s)",
+                           moved or path.with_name(stem), _reason(exc))
+            return False
         with contextlib.suppress(FileNotFoundError):
             claim.unlink()
         return True
+
+    def _refused(self, claim: Path, path: Path, record: dict[str, Any]) -> Path | None:
+        """Count a refusal in a claimed record: back in line (its place kept), or moved to
+        ``rejected/`` after ``REJECT_AFTER`` refusals (the path it has there returned)."""
+        record["refusals"] = int(record.get("refusals") or 0) + 1
+        try:
+            mtime = claim.stat().st_mtime
+            if record["refusals"] < REJECT_AFTER:
+                _write_durably(path, record, mtime)
+                claim.unlink()
+                return None
+            target = self.rejected_dir / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_durably(target, record, mtime)
+            claim.unlink()
+            return target
+        except OSError as err:  # the claim stays: a later replay takes it over (stale claim)
+            logger.error("holysheep: could not count a refusal of %s (%s)", claim, err)
+            return None
 
 
 def keep(
@@ -192,8 +253,12 @@ def keep(
     hold_id: str | None,
     where: str,
     reason: str,
+    *,
+    refused: bool = False,
 ) -> None:
     """Spool a billed call the ledger at ``where`` refused, and warn; never raises.
+
+    ``refused``: the store answered but refused this record alone (``refused_record``).
 
     When even the spool fails (disk full, no permission), the record goes to the error log
     (it holds no secret), so it can still be entered by hand.
@@ -218,11 +283,49 @@ def keep(
             stacklevel=4,
         )
         return
+    later = (
+        f"replays retry it; after {REJECT_AFTER} refusals it moves to {spool.rejected_dir}"
+        if refused else "it will be recorded once the ledger answers again"
+    )
     warnings.warn(
         f"the ledger at {where} could not record a billed call ({reason}); it was spooled to "
-        f"{spool.directory} and will be recorded once the ledger answers again",
+        f"{spool.directory} and {later}",
         LedgerSpoolWarning,
         stacklevel=4,
+    )
+
+
+def _write_durably(path: Path, record: dict[str, Any], mtime: float | None = None) -> None:
+    """Write ``record`` to ``path`` whole or not at all (a temporary file, synced, renamed);
+    ``mtime``: the modification time it keeps (a record's place in the replay order)."""
+    data = json.dumps(record, separators=(",", ":")).encode()
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if mtime is not None:
+        os.utime(tmp, (mtime, mtime))
+    os.replace(tmp, path)
+
+
+def _reason(exc: BaseException) -> str:
+    """What a failure says, for a log line or a warning (no secret: errors are scrubbed)."""
+    return getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+
+
+def _warn_rejected(moved: Path, reason: str, spool_dir: Path) -> None:
+    """Say that a billed call's record was set aside, and how to record it once fixed."""
+    logger.error("holysheep: a billed call's record was refused %d times and moved to %s (%s)",
+                 REJECT_AFTER, moved, reason)
+    warnings.warn(
+        f"the ledger refused a billed call's record {REJECT_AFTER} times ({reason}); it was "
+        f"moved to {moved} and is no longer replayed. Fix what the store refuses, then move "
+        f"the file back into {spool_dir} to record it (it counts once), or enter it by hand.",
+        LedgerSpoolWarning,
+        stacklevel=3,
     )
 
 
