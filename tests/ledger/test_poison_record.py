@@ -210,3 +210,23 @@ def test_a_refused_line_in_a_dead_process_journal_waits_in_the_spool(tmp_path: P
         [waiting] = _spooled(spool)
         assert json.loads(waiting.read_bytes())["entry"]["id"] == ids[1]
         assert list(spool.glob("journal-*")) == []
+
+
+def test_a_refusal_is_explained_as_a_refusal_not_a_file_problem(tmp_path: Path) -> None:
+    """What a user reads when the file refuses one record: not "check the file is writable"."""
+    from holysheep.errors import LedgerError
+
+    from .helpers import call
+
+    db = tmp_path / "ledger.db"
+    with CostLedger(f"sqlite:///{db}"):
+        pass
+    with sqlite3.connect(db) as conn:
+        conn.execute(_TRIGGER)
+    backend = SQLiteBackend(db)
+    info = call(user=POISON)
+    item = CostLedger("memory")._entry(None, info)  # what a settle would commit
+    with pytest.raises(LedgerError, match="refused a record") as caught:
+        backend.commit(*item)
+    assert "writable" not in str(caught.value) and "rejected/" in str(caught.value)
+    backend.close()

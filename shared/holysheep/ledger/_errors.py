@@ -56,6 +56,15 @@ def sqlite_error(url: str, exc: BaseException, waited_s: float) -> LedgerError:
             "Move the file aside (a new ledger is created at that path on next use), restore it "
             "from a backup, or point HOLYSHEEP_LEDGER at another file.",
         )
+    if type(exc).__name__ == "IntegrityError":  # a constraint said no: this record, not the file
+        return ledger_error(
+            url,
+            "the SQLite ledger refused a record",
+            exc,
+            "The record is kept in the spool and set aside under its rejected/ folder after "
+            "repeated refusals; look for a constraint or trigger added to the file, fix it, and "
+            "move the record back to be counted once.",
+        )
     return ledger_error(
         url,
         "cannot read or write the SQLite ledger",
