@@ -78,6 +78,11 @@ WORDS: dict[str, dict[str, float]] = {
         "method=1.5 methods=1.5 workflow=1 debug=2.5 git=2 npm=2.5 requête=1.5 "
         "implémente=3 implémenter=3 реализуй=3 реализовать=2.5 функцию=2.5 makefile=3 "
         "linters=2 cli=2 input=1 output=1 returns=1.5 stdin=3 stdout=3 parser=2 "
+        # the file system and the shell, which tasks stated with no programming word act on
+        "directory=1.5 directories=1.5 subdirectories=2 folder=1 files=1 symlinks=2.5 "
+        "symlink=2.5 chmod=3 recursively=2 filename=1.5 filenames=1.5 permissions=1 "
+        "répertoire=1.5 dossier=1 fichiers=1 verzeichnis=1.5 ordner=1 dateien=1 "
+        "directorio=1.5 carpeta=1 archivos=1 каталог=1.5 папке=1 файлы=1 "
         "recursion=2.5 recursive=2 iterate=1.5 hashmap=3 linked=1 queue=1 stack=1 "
         "dictionary=1 string=1 strings=1 integer=1 integers=1.5 boolean=2 tuple=2 substring=2"
     ),
