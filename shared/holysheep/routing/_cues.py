@@ -204,9 +204,13 @@ PHRASES: dict[str, dict[str, float]] = {
         r"你好|您好|晚上好|早上好|早安|晚安|最近怎么样|过得怎么样|陪我|聊聊|聊天|哈哈|谢谢|心情": 3,
         r"こんにちは|こんばんは|おはよう|おやすみ|ありがとう|雑談|元気|よろしく": 3,
         r"[\U0001F300-\U0001FAFF\u2600-\u27BF]": 2,
+        # greetings in languages the lines above do not read
+        r"^(?:merhaba|selam|cześć|czesc|ahoj|szia|hej|hei|halo|ciao|salve|namaste|xin chào"
+        r"|привіт|здравствуй|γει[αά])\b|^(?:مرحبا|السلام عليكم|नमस्ते|สวัสดี|안녕)": 3,
     },
     "translation": {
         r"how (?:do|would) (?:you|i) (?:say|write)|how to say|what does .{1,40} mean in": 3.5,
+        r"how (?:do|would|does) (?:they|people|the \w+|\w+ speakers) say|what(?:'s| is) the word for": 3,
         rf"(?:into|to|in) (?:plain )?(?:{LANGUAGE_NAMES})\b": 2,
         rf"(?:{LANGUAGE_NAMES}) (?:version|translation|word|words|for)\b": 3,
         r"\bin (?:\w+ )?(?:different )?languages\b|\bsay ['\"‘“].{1,60}['\"’”] in\b": 2.5,
@@ -264,6 +268,9 @@ PHRASES: dict[str, dict[str, float]] = {
         r"推理|证明|解题|逻辑|一步一步|说谎|几只|推导|等于|加上|减去|乘以|除以": 3,
         r"解いて|証明|論理|パズル|計算|理由も|何回": 2.5,
         r"cuánto tardan|hace[n]? falta|quel âge|wie alt": 2,
+        # "explain your reasoning" in other languages
+        r"justifi|erkläre (?:den|deine|die)|rechenweg|paso a paso|passo a passo|schritt für schritt"
+        r"|étape par étape|说明理由|写出.{0,4}过程|논리적|단계별": 2.5,
     },
     "safety-review": {
         r"community guidelines|hate speech|self-harm|content policy|prompt[- ]injection": 3.5,
