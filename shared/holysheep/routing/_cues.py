@@ -210,7 +210,8 @@ PHRASES: dict[str, dict[str, float]] = {
     },
     "translation": {
         r"how (?:do|would) (?:you|i) (?:say|write)|how to say|what does .{1,40} mean in": 3.5,
-        r"how (?:do|would|does) (?:they|people|the \w+|\w+ speakers) say|what(?:'s| is) the word for": 3,
+        r"how (?:do|would|does) (?:they|people|the \w+|\w+ speakers) say"
+        r"|what(?:'s| is) the word for": 3,
         rf"(?:into|to|in) (?:plain )?(?:{LANGUAGE_NAMES})\b": 2,
         rf"(?:{LANGUAGE_NAMES}) (?:version|translation|word|words|for)\b": 3,
         r"\bin (?:\w+ )?(?:different )?languages\b|\bsay ['\"‘“].{1,60}['\"’”] in\b": 2.5,
@@ -277,6 +278,9 @@ PHRASES: dict[str, dict[str, float]] = {
         r"safety review|revue de sécurité|personal (?:data|information)|medical advice": 3,
         r"datos personales|données personnelles|personenbezogene|credit card": 3,
         r"should (?:the assistant )?refuse|kill yourself": 3,
+        r"should (?:an? |the |your )?(?:ai|assistant|model|chatbot|bot)\b.{0,20}(?:answer|respond"
+        r"|reply|comply|help)|must refuse|(?:it'?s|is it|is this|be) acceptable|goes live"
+        r"|take (?:it|this|that)(?: \w+)? down": 3,
         r"is (?:this|it) (?:a )?(?:scam|phishing)": 3,
         r"is this (?:ok|okay|safe|appropriate|allowed) to|would it be a problem": 2.5,
         r"flag (?:any|all|anything|messages|content)|check (?:this|the|these) .{0,30} for": 2,
