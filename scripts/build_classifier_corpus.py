@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 OUT = Path(__file__).resolve().parents[1] / "tests" / "routing" / "corpus"
+BLIND4 = OUT.parent / "classifier_blind4.jsonl"
 BLIND_SHARE = 0.12
 Row = dict[str, Any]
 
@@ -502,6 +503,29 @@ def third_round(mirror: Any, rng: random.Random) -> dict[str, list[Row]]:
     }
 
 
+def fourth_round(mirror: Any, rng: random.Random) -> dict[str, list[Row]]:
+    """The fourth round (``classifier_fourth_round.py``): three sources for the confused pairs."""
+    import classifier_fourth_round as four
+
+    return {
+        "persona_chat": list(
+            four.persona_chat(mirror("google-research-datasets/Synthetic-Persona-Chat"), rng, row)
+        ),
+        "nl2bash": list(four.nl2bash(mirror("TellinaTool/nl2bash"), rng, row)),
+        "xquad": list(four.xquad(mirror("google-deepmind/xquad"), rng, row)),
+    }
+
+
+def fresh_blind(mirror: Any, rng: random.Random) -> list[Row]:
+    """The fourth round's blind set: two sources nobody here had read, never trained on."""
+    import classifier_fourth_round as four
+
+    return [
+        *four.asdiv(mirror("chaochun/nlu-asdiv-dataset"), rng, row),
+        *four.ethos(mirror("intelligence-csd-auth-gr/Ethos-Hate-Speech-Dataset"), rng, row),
+    ]
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -536,6 +560,7 @@ def main(argv: list[str]) -> int:
         **own_prompts(),  # after the others, so their shuffles and blind shares stay as they were
         # its own seed: drawing on ``rng`` here would reshuffle every earlier source's blind share
         **third_round(mirror, random.Random(1303)),
+        **fourth_round(mirror, random.Random(1304)),
     }
     OUT.mkdir(parents=True, exist_ok=True)
     blind: list[Row] = []
@@ -548,6 +573,9 @@ def main(argv: list[str]) -> int:
         write(OUT / f"{name}.jsonl", rows[cut:])
         print(f"{name}: {len(rows) - cut} rows (+{cut} blind)")
     write(OUT / "blind.jsonl", blind)
+    fresh = [r for r in fresh_blind(mirror, random.Random(1305)) if r["text"] not in seen]
+    write(BLIND4, fresh)
+    print(f"{BLIND4.name}: {len(fresh)} rows (fresh blind set: never trained or tuned on)")
     return 0
 
 

@@ -8,7 +8,8 @@ repository's ``shared`` folder on ``PYTHONPATH``. It reads every ``tests/routing
 2. fits the softmax temperature on those out-of-source predictions (least log-loss) and picks
    the confidence threshold: the lowest at which out-of-source predictions were 95% right;
 3. fits the final model on everything and writes ``data/task_linear.json`` and
-   ``tests/routing/classifier_loso.md`` (per-source table, confusion matrix, route agreement).
+   ``tests/routing/classifier_loso.md`` (per-source table, confusion matrix, route agreement),
+   followed by the hand-written ``classifier_loso_notes.md`` (never overwritten).
 
 ``--blind`` scores the blind sets once at the end (report only; never tune on what it prints).
 The fit is a plain L2-regularised softmax regression by full-batch gradient descent (Adam),
@@ -42,6 +43,10 @@ EVAL_FILE = ROOT / "tests" / "routing" / "classifier_eval.jsonl"
 HELDOUT_FILE = ROOT / "tests" / "routing" / "classifier_heldout.jsonl"
 MODEL_PATH = ROOT / "shared" / "holysheep" / "routing" / "data" / "task_linear.json"
 REPORT_PATH = ROOT / "tests" / "routing" / "classifier_loso.md"
+NOTES_PATH = ROOT / "tests" / "routing" / "classifier_loso_notes.md"
+"""Hand-written narrative (rounds, what was tried, blind-set scores, caveats): appended to the
+generated report on every run, so re-running this script regenerates the whole report."""
+BLIND4_FILE = ROOT / "tests" / "routing" / "classifier_blind4.jsonl"
 L2 = float(os.environ.get("HS_L2", "1e-3"))
 L2_CUE = 1e-4
 L2_SIGNAL = float(os.environ.get("HS_L2_SIG", "1e-3"))
@@ -373,6 +378,8 @@ def main(argv: list[str]) -> int:
         matrix(pairs, labels),
         "",
     ]
+    if NOTES_PATH.exists():  # the narrative lives in its own file, so a rerun keeps it
+        report += [NOTES_PATH.read_text("utf-8").rstrip(), ""]
     REPORT_PATH.write_text("\n".join(report), "utf-8")
     print("\n".join(report))
     print(f"wrote {MODEL_PATH} ({MODEL_PATH.stat().st_size:,} bytes)")
@@ -393,6 +400,10 @@ def blind_report() -> None:
         (
             "classifier_heldout.jsonl",
             [json.loads(line) for line in HELDOUT_FILE.read_text("utf-8").splitlines() if line],
+        ),
+        (
+            "classifier_blind4.jsonl (fourth round's fresh blind set)",
+            [json.loads(line) for line in BLIND4_FILE.read_text("utf-8").splitlines() if line],
         ),
     ):
         results = [classifier.classify_with_confidence(r["text"]) for r in rows]

@@ -4,9 +4,10 @@
 The model is trained by ``scripts/train_classifier.py`` on ``tests/routing/corpus/`` (public
 sources with their licences, see its README) and all of ``classifier_eval.jsonl``; the
 leave-one-source-out numbers are in ``classifier_loso.md`` (their floors are checked here).
-Two blind sets were scored once, after every choice of the third round was made:
-``classifier_heldout.jsonl`` (measured 93.5%) and ``corpus/blind.jsonl`` (94.3% on 334);
-their floors here (the measurement less about 4 points) catch regressions.
+Three blind sets were scored once, after every choice of the fourth round was made:
+``classifier_heldout.jsonl`` (measured 93.0%), ``corpus/blind.jsonl`` (95.8% on 382) and the
+fresh ``classifier_blind4.jsonl`` (92.0% on 250, sources nobody here had read); their floors
+here catch regressions.
 ``classifier_report.py`` prints the full report and the protocol.
 """
 
@@ -41,11 +42,16 @@ HELDOUT = load_heldout()
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = Path(__file__).with_name("corpus")
 BLIND = load_eval(path=CORPUS / "blind.jsonl")
+BLIND4 = load_eval(path=Path(__file__).with_name("classifier_blind4.jsonl"))
+"""The fourth round's fresh blind set (ASDiv, ETHOS): sources no one had read, never trained on."""
 MODEL_FILE = ROOT / "shared" / "holysheep" / "routing" / "data" / "task_linear.json"
-LOSO_MEAN_FLOOR = 82.0
-"""Leave-one-source-out mean over sources (%): 83.0 measured for the shipped model, less a point."""
-LOSO_WORST_FLOOR = 60.0
-"""The worst source (%): 62.2 measured (own_problems); issue #13's floor."""
+LOSO_MEAN_FLOOR = 84.0
+"""Leave-one-source-out mean over 27 sources (%): 86.1 measured for the shipped model, less two
+points (issue #13's target is 85)."""
+LOSO_WORST_FLOOR = 65.0
+"""The worst source (%): 69.8 measured (aqua_rat), less about five; issue #13's floor is 60."""
+BLIND4_FLOOR = 0.88
+"""The fresh blind set, scored once after every choice of the fourth round: 92.0%, less 4 points."""
 
 
 def _training_script() -> Any:
@@ -89,7 +95,7 @@ def test_accuracy_on_the_heldout_set() -> None:
     report = evaluate(LocalClassifier(), HELDOUT)
     print(f"\nheld-out: {report.accuracy:.1%} on {report.total} prompts")
     print(format_matrix(report, TASK_LABELS))
-    assert report.accuracy >= 0.90  # measured 93.5% (before #13: 91.0%; second round: 94.0%)
+    assert report.accuracy >= 0.90  # 93.0% (before #13: 91.0%; rounds 2-3: 94.0%, 93.5%)
 
 
 def test_accuracy_on_the_corpus_blind_set() -> None:
@@ -97,7 +103,23 @@ def test_accuracy_on_the_corpus_blind_set() -> None:
     assert not {r["text"] for r in BLIND} & {r["text"] for r in ROWS}
     report = evaluate(LocalClassifier(), BLIND)
     print(f"\ncorpus blind: {report.accuracy:.1%} on {report.total} prompts")
-    assert report.accuracy >= 0.90  # measured 94.3% on 334 prompts, less 4 points
+    assert report.accuracy >= 0.90  # measured 95.8% on 382 prompts (third round: 94.3% on 334)
+
+
+def test_the_fresh_blind_set_is_separate_from_everything_trained_on() -> None:
+    script = _training_script()
+    trained = {r["text"] for r in script.load_corpus()}
+    sources = {r["source"] for r in BLIND4}
+    assert len(BLIND4) >= 200 and sources == {"asdiv", "ethos"}
+    assert not {r["text"] for r in BLIND4} & (trained | {r["text"] for r in BLIND + HELDOUT})
+    assert not sources & {r["source"] for r in script.load_corpus()}
+
+
+def test_accuracy_on_the_fresh_blind_set() -> None:
+    report = evaluate(LocalClassifier(), BLIND4)
+    print(f"\nfresh blind: {report.accuracy:.1%} on {report.total} prompts")
+    print(format_matrix(report, TASK_LABELS))
+    assert report.accuracy >= BLIND4_FLOOR
 
 
 def test_confident_labels_are_right_and_confidence_is_calibrated() -> None:
@@ -114,6 +136,15 @@ def test_confident_labels_are_right_and_confidence_is_calibrated() -> None:
     assert sum(unsure) / len(unsure) < sum(kept) / len(kept)  # confidence sorts right from wrong
     mean_confidence = sum(c.confidence for c in results) / len(results)
     assert abs(mean_confidence - sum(right) / len(right)) < 0.15
+
+
+def test_rerunning_the_training_script_keeps_the_reports_narrative() -> None:
+    """The narrative (rounds, what was tried, blind scores) lives in its own file, which the
+    training script appends: the committed report is exactly what a rerun writes."""
+    notes = Path(__file__).with_name("classifier_loso_notes.md").read_text("utf-8").rstrip()
+    report = Path(__file__).with_name("classifier_loso.md").read_text("utf-8")
+    assert notes and report.rstrip().endswith(notes)
+    assert "NOTES_PATH" in (ROOT / "scripts" / "train_classifier.py").read_text("utf-8")
 
 
 def test_the_leave_one_source_out_report_is_current() -> None:
@@ -176,6 +207,26 @@ def test_a_huge_prompt_is_read_only_in_part() -> None:
     assert _best_of(classifier.classify, huge) < 25 * _best_of(classifier.classify, normal)
 
 
+def test_a_passage_naming_languages_is_not_a_translation_request() -> None:
+    """A long last line is the pasted text: the languages it talks about are not a target."""
+    passage = (
+        "The Huguenots who settled in New York spoke French at home, but within two generations "
+        "most families had switched to English and Dutch; German-language churches nearby "
+        "followed the same path, and by 1750 services in French had all but stopped in the "
+        "colony, as the settlers married into English families and joined Anglican parishes."
+    )
+    classifier = LocalClassifier()
+    extract = "List every date and place named in this paragraph.\n" + passage
+    assert classifier.classify(extract) == "extraction"
+    # before: the passage's "German-language" and "English families" made this a translation
+    assert classifier.classify("Which people and places does this mention?\n" + passage) != (
+        "translation"
+    )
+    assert classifier.classify("Translate this paragraph into German.\n" + passage) == (
+        "translation"
+    )
+
+
 def test_deterministic_and_total() -> None:
     classifier = LocalClassifier()
     for text in ("", "   ", "?", "🙂", "x" * 10, "1 2 3"):
@@ -194,6 +245,9 @@ def test_deterministic_and_total() -> None:
         ("Écris une fonction Python qui calcule la moyenne d'une liste.", "code-generation"),
         ("この文章から日付を抽出してください：6月1日と7月3日", "extraction"),
         ("Is this email a phishing attempt? 'verify your account now'", "safety-review"),
+        ("Πότε ιδρύθηκε το Πανεπιστήμιο της Αθήνας;", "qa"),  # Greek ';' is a question mark
+        ("Merhaba, nasılsın? Bugün neler yaptın?", "conversational"),
+        ("Find all *.log files under /var/log older than a week, delete them", "code-generation"),
     ],
 )
 def test_languages(text: str, label: str) -> None:

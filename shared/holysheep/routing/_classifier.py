@@ -28,6 +28,7 @@ from holysheep.routing._cues import PHRASES, PREFIXES, WORDS
 from holysheep.routing._features import features
 from holysheep.routing._linear import LinearModel, load_model
 from holysheep.routing._routes import TASK_LABELS
+from holysheep.routing._signals import PASSAGE_LINE, greek_question
 
 __all__ = [
     "Classification",
@@ -199,6 +200,8 @@ def _split(text: str) -> tuple[str, str, str]:
         first, last = start[:_HEAD_CHARS], end[-_HEAD_CHARS // 2 :]
         if len(text) <= _HEAD_CHARS:
             last = ""
+    elif "\n" not in end or len(last) > PASSAGE_LINE:
+        last = ""  # a long last line is the pasted passage, not an instruction at the end
     return first[:_HEAD_CHARS].lower(), last[-_HEAD_CHARS:].lower(), start[:_BODY_CHARS].lower()
 
 
@@ -244,6 +247,7 @@ def _shape(head: str, found: dict[tuple[str, str], float]) -> None:
 
 def cue_scores(text: str, labels: Iterable[str] = TASK_LABELS) -> dict[str, float]:
     """Every label's hand-written cue score for ``text`` (higher is likelier)."""
+    text = greek_question(text)
     first, last, body = _split(text)
     found: dict[tuple[str, str], float] = {}
     _scan(first, 1.0, found, len(first))

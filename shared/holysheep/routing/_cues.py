@@ -78,6 +78,11 @@ WORDS: dict[str, dict[str, float]] = {
         "method=1.5 methods=1.5 workflow=1 debug=2.5 git=2 npm=2.5 requête=1.5 "
         "implémente=3 implémenter=3 реализуй=3 реализовать=2.5 функцию=2.5 makefile=3 "
         "linters=2 cli=2 input=1 output=1 returns=1.5 stdin=3 stdout=3 parser=2 "
+        # the file system and the shell, which tasks stated with no programming word act on
+        "directory=1.5 directories=1.5 subdirectories=2 folder=1 files=1 symlinks=2.5 "
+        "symlink=2.5 chmod=3 recursively=2 filename=1.5 filenames=1.5 permissions=1 "
+        "répertoire=1.5 dossier=1 fichiers=1 verzeichnis=1.5 ordner=1 dateien=1 "
+        "directorio=1.5 carpeta=1 archivos=1 каталог=1.5 папке=1 файлы=1 "
         "recursion=2.5 recursive=2 iterate=1.5 hashmap=3 linked=1 queue=1 stack=1 "
         "dictionary=1 string=1 strings=1 integer=1 integers=1.5 boolean=2 tuple=2 substring=2"
     ),
@@ -199,9 +204,14 @@ PHRASES: dict[str, dict[str, float]] = {
         r"你好|您好|晚上好|早上好|早安|晚安|最近怎么样|过得怎么样|陪我|聊聊|聊天|哈哈|谢谢|心情": 3,
         r"こんにちは|こんばんは|おはよう|おやすみ|ありがとう|雑談|元気|よろしく": 3,
         r"[\U0001F300-\U0001FAFF\u2600-\u27BF]": 2,
+        # greetings in languages the lines above do not read
+        r"^(?:merhaba|selam|cześć|czesc|ahoj|szia|hej|hei|halo|ciao|salve|namaste|xin chào"
+        r"|привіт|здравствуй|γει[αά])\b|^(?:مرحبا|السلام عليكم|नमस्ते|สวัสดี|안녕)": 3,
     },
     "translation": {
         r"how (?:do|would) (?:you|i) (?:say|write)|how to say|what does .{1,40} mean in": 3.5,
+        r"how (?:do|would|does) (?:they|people|the \w+|\w+ speakers) say"
+        r"|what(?:'s| is) the word for": 3,
         rf"(?:into|to|in) (?:plain )?(?:{LANGUAGE_NAMES})\b": 2,
         rf"(?:{LANGUAGE_NAMES}) (?:version|translation|word|words|for)\b": 3,
         r"\bin (?:\w+ )?(?:different )?languages\b|\bsay ['\"‘“].{1,60}['\"’”] in\b": 2.5,
@@ -259,12 +269,18 @@ PHRASES: dict[str, dict[str, float]] = {
         r"推理|证明|解题|逻辑|一步一步|说谎|几只|推导|等于|加上|减去|乘以|除以": 3,
         r"解いて|証明|論理|パズル|計算|理由も|何回": 2.5,
         r"cuánto tardan|hace[n]? falta|quel âge|wie alt": 2,
+        # "explain your reasoning" in other languages
+        r"justifi|erkläre (?:den|deine|die)|rechenweg|paso a paso|passo a passo|schritt für schritt"
+        r"|étape par étape|说明理由|写出.{0,4}过程|논리적|단계별": 2.5,
     },
     "safety-review": {
         r"community guidelines|hate speech|self-harm|content policy|prompt[- ]injection": 3.5,
         r"safety review|revue de sécurité|personal (?:data|information)|medical advice": 3,
         r"datos personales|données personnelles|personenbezogene|credit card": 3,
         r"should (?:the assistant )?refuse|kill yourself": 3,
+        r"should (?:an? |the |your )?(?:ai|assistant|model|chatbot|bot)\b.{0,20}(?:answer|respond"
+        r"|reply|comply|help)|must refuse|(?:it'?s|is it|is this|be) acceptable|goes live"
+        r"|take (?:it|this|that)(?: \w+)? down": 3,
         r"is (?:this|it) (?:a )?(?:scam|phishing)": 3,
         r"is this (?:ok|okay|safe|appropriate|allowed) to|would it be a problem": 2.5,
         r"flag (?:any|all|anything|messages|content)|check (?:this|the|these) .{0,30} for": 2,

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
-from holysheep.routing._signals import signals
+from holysheep.routing._signals import PASSAGE_LINE, greek_question, signals
 
 __all__ = ["features", "instruction_parts"]
 
@@ -76,8 +76,11 @@ def instruction_parts(text: str) -> tuple[str, str, str]:
     head = "\n".join(head_lines)[:HEAD_CHARS]
     end = text[-TAIL_CHARS * 2 :].rstrip()
     tail = end.rsplit("\n", 1)[-1].strip()[-TAIL_CHARS:]
+    stripped = text.rstrip()
     if len(text) <= len(head) + 2 or tail in head:
         tail = ""
+    elif "\n" in stripped and len(stripped) - stripped.rfind("\n") > PASSAGE_LINE:
+        tail = ""  # a long last line is the pasted passage, not an instruction at the end
     return head.lower(), tail.lower(), start[:BODY_CHARS].lower()
 
 
@@ -87,6 +90,7 @@ def _bucket(value: int, edges: tuple[int, ...]) -> int:
 
 def features(text: str, cues: Mapping[str, float] | None = None) -> dict[str, float]:
     """The sparse feature vector of ``text`` (name -> value); ``cues`` are label cue scores."""
+    text = greek_question(text)
     head, tail, body = instruction_parts(text)
     pat = _patterns()
     out: dict[str, float] = {}

@@ -16,7 +16,10 @@ import functools
 import re
 from typing import NamedTuple
 
-__all__ = ["signals"]
+__all__ = ["PASSAGE_LINE", "greek_question", "signals"]
+
+PASSAGE_LINE = 300
+"""A last line longer than this is pasted material, not an instruction placed at the end."""
 
 _SCRIPTS = {
     "latn": "a-z\u00c0-\u024f",
@@ -36,8 +39,19 @@ _QUESTION_WORDS = (
     "qui quoi quand où quel quelle quels quelles comment pourquoi combien "
     "wer was wann wo welche welcher welches wie warum wieso "
     "quem quando onde qual quanto porque chi cosa dove quale perché "
-    "кто что когда где какой какая какие как почему сколько хто що коли де який чому"
+    "кто что когда где какой какая какие как почему сколько хто що коли де який чому "
+    "ποιος ποια ποιο ποιοι ποιες ποιων τι πότε πού πώς γιατί πόσο πόσα πόσοι "
+    "ما ماذا متى أين كيف لماذا كم هل أي "
+    "क्या कौन कब कहाँ कहां कैसे क्यों कितना कितने किस "
+    "kim nerede nasıl neden hangi kaç "
+    "cine când unde cum cât câte "
+    "gì đâu nào sao bao"
 )
+_I = (
+    "i i'm im i've i'd i'll my me we we're our "
+    "yo mi me je j'ai moi mon ma ich mein meine mir eu meu minha я мне мой моя"
+)
+_I_CJK = ("我", "私は", "僕", "俺", "저는", "나는")
 _YOU = (
     "you your yours yourself u ur ya tu te toi ton ta tes tú ti du dich dir dein deine "
     "você voce vc ты тебя тебе твой твоя ти тобі твій jij jou"
@@ -68,6 +82,7 @@ class _Patterns(NamedTuple):
     language: re.Pattern[str]
     word: re.Pattern[str]
     number: re.Pattern[str]
+    path: re.Pattern[str]
 
 
 @functools.cache
@@ -82,12 +97,25 @@ def _patterns() -> _Patterns:
         language=re.compile(_LANGUAGE_NAMES),
         word=re.compile(r"[^\W\d_][\w'’]*"),
         number=re.compile(r"\d+(?:[.,]\d+)?"),
+        path=re.compile(
+            r"(?:^|[\s'\"(])(?:~|\.{1,2})?/[\w.-]+|\*\.\w{1,5}\b|\$\{?[A-Za-z_]\w*"
+            r"|\b[\w-]+\.(?:txt|log|csv|json|xml|py|sh|c|h|java|js|html|conf|tar|gz|zip|pdf)\b"
+        ),
     )
 
 
 @functools.cache
-def _word_sets() -> tuple[frozenset[str], frozenset[str]]:
-    return frozenset(_QUESTION_WORDS.split()), frozenset(_YOU.split())
+def _word_sets() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    return frozenset(_QUESTION_WORDS.split()), frozenset(_YOU.split()), frozenset(_I.split())
+
+
+def greek_question(text: str) -> str:
+    """``text`` with a Greek question mark (";" ending Greek text) written as "?": read as
+    code punctuation, it sent Greek questions to code-generation."""
+    end = text.rstrip()
+    if end.endswith(";") and re.search("[\u0370-\u03ff]", end[-200:]):
+        return end[:-1] + "?"
+    return text
 
 
 def _scripts(text: str) -> list[str]:
@@ -99,7 +127,7 @@ def _scripts(text: str) -> list[str]:
 def signals(text: str, head: str, tail: str) -> dict[str, float]:
     """Form features of ``text`` given its lower-cased instruction ``head`` and ``tail``."""
     pat = _patterns()
-    questions, you = _word_sets()
+    questions, you, me = _word_sets()
     out: dict[str, float] = {}
     instruction = head + "\n" + tail
     start = text[:1200]
@@ -120,16 +148,29 @@ def signals(text: str, head: str, tail: str) -> dict[str, float]:
         out[f"nb:{min(numbers, 6) // 3}"] = 1.0  # 1-2, 3-5, 6+ numbers in the text's start
     if pat.colon.search(head):
         out["colon"] = 1.0
-    if pat.language.search(instruction):
-        out["lname"] = 1.0
     words = pat.word.findall(head)
     if words and words[0] in questions:
         out["qw"] = 1.0
+    elif len(text) < 200 and any(w in questions for w in words[1:12]):
+        out["qw2"] = 1.0  # a question word later on: Turkish, Hindi, Vietnamese ask that way
+    if pat.path.search(start):
+        out["path"] = 1.0  # file paths, globs, file names and $variables: shell and file tasks
+    if len(text) < 240:
+        if any(w in me for w in words[:6]) or any(m in head[:12] for m in _I_CJK):
+            out["me"] = 1.0  # the writer talks about themself: small talk, or a problem to solve
+        if "!" in head or "！" in head:
+            out["excl"] = 1.0
     if len(text) < 160 and (any(w in you for w in words) or any(y in head for y in _YOU_CJK)):
         out["you"] = 1.0  # a short prompt addressed to the assistant: often small talk
     first = head.split("\n", 1)[0]
-    instruction = min((p for p in (first, tail) if p.strip()), key=len, default="")
-    if len(text) - len(instruction) > 200:  # a passage around a one-line instruction
+    said_line = min((p for p in (first, tail) if p.strip()), key=len, default="")
+    passage = len(text) - len(said_line) > 200  # a passage around a one-line instruction
+    # a language named in the instruction, not in the passage (a text about German is not
+    # a request to translate)
+    if pat.language.search(said_line if passage else instruction):
+        out["lname"] = 1.0
+    instruction = said_line
+    if passage:
         out["psg"] = 1.0
         said = pat.word.findall(instruction)
         if said:
