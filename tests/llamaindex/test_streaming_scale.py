@@ -45,12 +45,13 @@ def _cpu_seconds(make_llm: Callable[..., HolySheep], emulator: RelayEmulator, de
 
 def test_stream_chat_time_grows_linearly_with_tool_call_deltas(make_llm, emulator) -> None:
     _cpu_seconds(make_llm, emulator, 400)  # warm-up: imports, first connection
+    # best of 2 for every size: a busy machine only ever adds time, to any one run
     small = min(_cpu_seconds(make_llm, emulator, 4000) for _ in range(2))
-    middle = _cpu_seconds(make_llm, emulator, 8000)
-    large = _cpu_seconds(make_llm, emulator, 16000)
-    # Linear: about 2x and 4x. Quadratic: 4x and 16x.
+    middle = min(_cpu_seconds(make_llm, emulator, 8000) for _ in range(2))
+    large = min(_cpu_seconds(make_llm, emulator, 16000) for _ in range(2))
+    # Linear: about 2x and 4x. Quadratic: 4x and 16x (the bounds sit between the two).
     assert middle / small < 3.0, (small, middle)
-    assert large / small < 7.0, (small, middle, large)
+    assert large / small < 8.0, (small, middle, large)
 
 
 def test_every_streamed_response_holds_the_calls_so_far_and_keeps_them(llm, emulator) -> None:
