@@ -313,3 +313,45 @@ def test_a_replayed_settle_lowers_its_lease_once(url: str, clock: Clock, many: b
         [again] = other.budget_status()
         assert again.spent_usd == seen.spent_usd == sum((usd(i) for i in infos), Decimal(0))
         assert again.reserved_usd == seen.reserved_usd > 0
+
+
+def test_calls_on_a_lease_are_committed_in_batches_as_big_as_unbudgeted_ones(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call's share of a lease is not a hold of its own, so its record waits for others like
+    an unbudgeted call's (fewer, bigger transactions), and the budget still counts it meanwhile."""
+    from holysheep.ledger._redis import RedisBackend
+    from holysheep.ledger._sqlite import SQLiteBackend
+
+    commits = [0]
+    for cls in (SQLiteBackend, RedisBackend):
+        for name in ("commit_many", "try_commit_many"):
+            real = getattr(cls, name, None)
+            if real is None:
+                continue
+
+            def counted(self: object, *args: object, _real: Callable = real) -> object:
+                commits[0] += 1
+                return _real(self, *args)
+
+            monkeypatch.setattr(cls, name, counted)
+
+    def batches(ledger: CostLedger, user: str) -> int:
+        ledger.flush()
+        before = commits[0]
+        for _ in range(20):
+            hold = ledger.reserve("gpt-4.1", ESTIMATE, Attribution(user=user))
+            assert is_lease(hold.id) == (user == "alice")
+            ledger._settle_soon(hold, call(user=user))
+            time.sleep(0.01)  # longer than the 8 ms window of a call holding its own hold
+        ledger.flush()  # every record committed
+        return commits[0] - before
+
+    with CostLedger(url) as ledger:
+        ledger.set_budget("1000", scope="user", key="alice", period="day")
+        plain = batches(ledger, "bob")
+        leased = batches(ledger, "alice")
+        assert leased <= plain + 2, f"{leased} commits for 20 calls on a lease, {plain} without"
+        assert len(ledger.entries()) == 40
+        [status] = ledger.budget_status()
+        assert status.spent_usd > 0 and status.reserved_usd == 0

@@ -36,8 +36,9 @@ _MAX_BATCH = 512
 _PATIENT_S = 0.05
 """A batch of patient items only is due once its oldest is this old: longer than the window, for
 bigger (cheaper) batches; the journal keeps every record safe meanwhile, and this process's reads
-flush first. (An item holding a reservation is not patient: live holds make every budget check
-dearer; nor is one someone awaits.)"""
+flush first. (An item holding a hold of its own is not patient: live holds make every budget
+check dearer; nor is one someone awaits. A call's share of a budget lease is: the lease row
+holds its cost until the commit lowers it, whenever that comes.)"""
 _BACKSTOP_S = 0.05
 """How much longer still the thread leaves such a batch to them before writing it itself (what
 the last call of a run left)."""
