@@ -440,6 +440,13 @@ class SQLiteBackend:
             give_back_sql(conn, lease_id, nano)
 
     @_translated
+    def give_back_many(self, returns: Sequence[tuple[str, int]]) -> None:
+        """``give_back`` for several leases, in one transaction."""
+        with self._write() as conn:
+            for lease_id, nano in returns:
+                give_back_sql(conn, lease_id, nano)
+
+    @_translated
     def commit(
         self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
     ) -> bool:
