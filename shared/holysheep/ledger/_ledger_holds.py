@@ -31,6 +31,8 @@ __all__ = ["HoldsMixin"]
 
 _APPLICABLE_CACHE = 4096
 """Attributions whose applicable budgets are remembered per budget list."""
+_NANO: dict[Decimal, int] = {}
+"""Estimates in nano-dollars (rounded up), by amount: calls repeat a few estimates."""
 logger = logging.getLogger("holysheep.ledger")
 
 
@@ -159,7 +161,13 @@ class HoldsMixin(BudgetsMixin):
         if estimated_usd is None:
             raise unpriced_error(applicable[0], model)
         amount = decimal_arg(estimated_usd, "estimated_usd")
-        return _Ask(applicable, canonical, amount, att, to_nano(amount, up=True), self._clock())
+        nano = _NANO.get(amount)
+        if nano is None:
+            nano = to_nano(amount, up=True)
+            if len(_NANO) >= _APPLICABLE_CACHE:
+                _NANO.clear()
+            _NANO[amount] = nano
+        return _Ask(applicable, canonical, amount, att, nano, self._clock())
 
     def _reservation_of(self, ask: _Ask) -> Reservation:
         """The reservation to store for a call no lease served (its own hold id)."""
