@@ -254,3 +254,27 @@ def test_work_run_on_the_writer_leaves_patient_records_to_their_batch(
         beside_calls = batches(ledger, True)
         assert beside_calls <= alone + 2, f"{beside_calls} commits beside writer calls, {alone}"
         assert len(ledger.entries()) == 40
+
+
+def test_a_batch_across_midnight_charges_each_window(tmp_path: Path) -> None:
+    """Records committed together either side of a UTC midnight (a month's end) count in the
+    day and month they were billed in."""
+    from datetime import datetime, timezone
+
+    from .helpers import Clock
+
+    clock = Clock(datetime(2025, 6, 30, 23, 59, 59, tzinfo=timezone.utc).timestamp())
+    with CostLedger(f"sqlite:///{tmp_path / 'ledger.db'}", clock=clock,
+                    catalog=CATALOG) as ledger:
+        ledger.set_budget("100", scope="user", key="alice", period="day")
+        ledger.set_budget("100", scope="user", key="alice", period="month")
+        june, july = call(user="alice"), call(user="alice", prompt=3000)
+        assert ledger._settle_soon(None, june)
+        clock.advance(2)  # 2025-07-01 00:00:01
+        assert ledger._settle_soon(None, july)
+        assert ledger.flush(timeout=60)
+        assert {s.budget.period: s.spent_usd for s in ledger.budget_status()} == {
+            "day": usd(july), "month": usd(july)}
+        clock.advance(-2)
+        assert {s.budget.period: s.spent_usd for s in ledger.budget_status()} == {
+            "day": usd(june), "month": usd(june)}
