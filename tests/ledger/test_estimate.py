@@ -45,3 +45,20 @@ def test_the_estimate_bounds_what_the_call_costs() -> None:
 def test_unknown_or_unpriced_models_estimate_zero() -> None:
     assert estimate_call_usd(None, MESSAGES, 100) == 0
     assert estimate_call_usd(ModelSpec("new-model"), MESSAGES, 100) == 0
+
+
+def test_repeated_estimates_follow_each_model_prices_and_tokens() -> None:
+    """Estimates are remembered by shape (a call repeats a few), never across prices: a model
+    repriced or another model with the same prompt gets its own figure, every time."""
+    import dataclasses
+
+    spec = CATALOG.get("gpt-4.1")
+    dearer = dataclasses.replace(spec, input_usd_per_mtok=Decimal("3.00"))
+    prompt = estimate_message_tokens(MESSAGES)
+    for _ in range(3):
+        assert estimate_call_usd(spec, MESSAGES, 500) == (
+            prompt * Decimal("2.00") + 500 * Decimal("8.00")) / 1_000_000
+        assert estimate_call_usd(dearer, MESSAGES, 500) == (
+            prompt * Decimal("3.00") + 500 * Decimal("8.00")) / 1_000_000
+        assert estimate_call_usd(spec, MESSAGES, 501) == (
+            prompt * Decimal("2.00") + 501 * Decimal("8.00")) / 1_000_000

@@ -221,3 +221,60 @@ def test_a_loop_committing_inline_leaves_the_wal_checkpointed(
     # ~3 pages a commit: unchecked, 1,500 commits grow the WAL past 16 MB
     assert biggest < 4 << 20, f"the WAL grew to {biggest >> 20} MB"
     ledger.close()
+
+
+def test_work_run_on_the_writer_leaves_patient_records_to_their_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lease refills and give-backs run on the writer thread; records nobody waits for are not
+    committed early along with them (one transaction each), but in their own bigger batch."""
+    commits = [0]
+    for name in ("commit_many", "try_commit_many"):
+        real = getattr(SQLiteBackend, name)
+
+        def counted(self: SQLiteBackend, *args: object, _real: object = real) -> object:
+            commits[0] += 1
+            return _real(self, *args)  # type: ignore[operator]
+
+        monkeypatch.setattr(SQLiteBackend, name, counted)
+
+    def batches(ledger: CostLedger, with_calls: bool) -> int:
+        ledger.flush()
+        before = commits[0]
+        for _ in range(20):
+            assert ledger._settle_soon(None, call())
+            if with_calls:  # what a lease refill or a give-back queues on the writer
+                ledger._recorder.call(lambda: None)  # type: ignore[union-attr]
+            time.sleep(0.005)
+        ledger.flush()
+        return commits[0] - before
+
+    with CostLedger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        alone = batches(ledger, False)
+        beside_calls = batches(ledger, True)
+        assert beside_calls <= alone + 2, f"{beside_calls} commits beside writer calls, {alone}"
+        assert len(ledger.entries()) == 40
+
+
+def test_a_batch_across_midnight_charges_each_window(tmp_path: Path) -> None:
+    """Records committed together either side of a UTC midnight (a month's end) count in the
+    day and month they were billed in."""
+    from datetime import datetime, timezone
+
+    from .helpers import Clock
+
+    clock = Clock(datetime(2025, 6, 30, 23, 59, 59, tzinfo=timezone.utc).timestamp())
+    with CostLedger(f"sqlite:///{tmp_path / 'ledger.db'}", clock=clock,
+                    catalog=CATALOG) as ledger:
+        ledger.set_budget("100", scope="user", key="alice", period="day")
+        ledger.set_budget("100", scope="user", key="alice", period="month")
+        june, july = call(user="alice"), call(user="alice", prompt=3000)
+        assert ledger._settle_soon(None, june)
+        clock.advance(2)  # 2025-07-01 00:00:01
+        assert ledger._settle_soon(None, july)
+        assert ledger.flush(timeout=60)
+        assert {s.budget.period: s.spent_usd for s in ledger.budget_status()} == {
+            "day": usd(july), "month": usd(july)}
+        clock.advance(-2)
+        assert {s.budget.period: s.spent_usd for s in ledger.budget_status()} == {
+            "day": usd(june), "month": usd(june)}

@@ -313,3 +313,85 @@ def test_a_replayed_settle_lowers_its_lease_once(url: str, clock: Clock, many: b
         [again] = other.budget_status()
         assert again.spent_usd == seen.spent_usd == sum((usd(i) for i in infos), Decimal(0))
         assert again.reserved_usd == seen.reserved_usd > 0
+
+
+def test_calls_on_a_lease_are_committed_in_batches_as_big_as_unbudgeted_ones(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A call's share of a lease is not a hold of its own, so its record waits for others like
+    an unbudgeted call's (fewer, bigger transactions), and the budget still counts it meanwhile."""
+    from holysheep.ledger._redis import RedisBackend
+    from holysheep.ledger._sqlite import SQLiteBackend
+
+    commits = [0]
+    for cls in (SQLiteBackend, RedisBackend):
+        for name in ("commit_many", "try_commit_many"):
+            real = getattr(cls, name, None)
+            if real is None:
+                continue
+
+            def counted(self: object, *args: object, _real: Callable = real) -> object:
+                commits[0] += 1
+                return _real(self, *args)
+
+            monkeypatch.setattr(cls, name, counted)
+
+    def batches(ledger: CostLedger, user: str) -> int:
+        ledger.flush()
+        before = commits[0]
+        for _ in range(20):
+            hold = ledger.reserve("gpt-4.1", ESTIMATE, Attribution(user=user))
+            assert is_lease(hold.id) == (user == "alice")
+            ledger._settle_soon(hold, call(user=user))
+            time.sleep(0.01)  # longer than the 8 ms window of a call holding its own hold
+        ledger.flush()  # every record committed
+        return commits[0] - before
+
+    with CostLedger(url) as ledger:
+        ledger.set_budget("1000", scope="user", key="alice", period="day")
+        plain = batches(ledger, "bob")
+        leased = batches(ledger, "alice")
+        assert leased <= plain + 2, f"{leased} commits for 20 calls on a lease, {plain} without"
+        assert len(ledger.entries()) == 40
+        [status] = ledger.budget_status()
+        assert status.spent_usd > 0 and status.reserved_usd == 0
+
+
+def test_leases_of_many_budgets_go_back_in_one_round_trip(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several leases are given back together (one transaction or pipeline, on the writer
+    thread), and every budget's headroom is whole again afterwards."""
+    from holysheep.ledger._redis import RedisBackend
+    from holysheep.ledger._sqlite import SQLiteBackend
+
+    trips: list[int] = []
+    for cls in (SQLiteBackend, RedisBackend):
+        for name in ("give_back", "give_back_many"):
+            real = getattr(cls, name, None)
+            if real is None:
+                continue
+
+            def counted(self: object, *args: object, _real: Callable = real) -> object:
+                trips.append(len(args[0]) if isinstance(args[0], list) else 1)
+                return _real(self, *args)
+
+            monkeypatch.setattr(cls, name, counted)
+    users = [f"user-{i}" for i in range(6)]
+    with CostLedger(url, catalog=CATALOG) as mine, CostLedger(url, catalog=CATALOG) as other:
+        assert mine._leases is not None
+        mine._leases.idle_s = 600.0  # given back by budget_status below, not by the sweeper
+        for user in users:
+            mine.set_budget("1", scope="user", key=user, period="day")
+        for user in users:
+            held = mine.reserve("gpt-4.1", ESTIMATE, Attribution(user=user))
+            assert is_lease(held.id)
+            mine.settle(held, call(user=user))
+        statuses = mine.budget_status()  # this process's unused leases go back first
+        assert trips == [len(users)]
+        assert all(s.reserved_usd == 0 for s in statuses)
+        other._leases = None
+        spent = usd(call())
+        for user in users:  # nothing of this process's leases is still held
+            other.release(other.reserve("gpt-4.1", Decimal(1) - spent,
+                                        Attribution(user=user)))

@@ -99,6 +99,7 @@ def test_redis_shut_down_mid_flight_keeps_every_answer_and_replays_each_once(
     ) as client:
         upstream.open()
         before = client.chat(model="gpt-4.1", messages=HELLO).call_info
+        ledger.flush()  # recorded before the shutdown (a call on a lease may wait 50 ms)
         upstream.gate.clear()
         results: list = []
         with pytest.warns(LedgerSpoolWarning, match="spooled") as caught:

@@ -163,8 +163,9 @@ def test_a_store_down_for_a_while_loses_and_rejects_nothing(tmp_path: Path, outa
 _KILLED_CALLER = """
 import sys
 from holysheep import HolySheepClient
-from holysheep.ledger import CostLedger, _ledger
+from holysheep.ledger import CostLedger, _ledger, _writer
 _ledger._COMMIT_WINDOW_S = 600.0  # the writer would commit long after the kill
+_writer._PATIENT_S = 600.0  # calls on a budget lease wait the patient window: as long
 ledger = CostLedger(sys.argv[1])
 client = HolySheepClient("hs-test-key-not-a-secret", sys.argv[2], ledger=ledger)
 ids = [client.chat(model="gpt-4.1", messages=[{"role": "user", "content": "hi"}], user=u).id
@@ -184,7 +185,7 @@ def test_a_refused_line_in_a_dead_process_journal_waits_in_the_spool(tmp_path: P
 
     db = tmp_path / "ledger.db"
     with CostLedger(f"sqlite:///{db}") as setup:
-        setup.set_budget("100.00")  # calls hold budget: not left to the patient window
+        setup.set_budget("100.00")  # calls hold budget
     with sqlite3.connect(db) as conn:
         conn.execute(_TRIGGER)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}

@@ -21,9 +21,10 @@ __all__ = ["CommitItem", "Facets", "LedgerBackend"]
 CommitItem = tuple[LedgerEntry, tuple[str, ...], "str | None", float]
 """What ``commit`` takes, as one tuple: entry, catalogue models, hold id, now.
 
-A backend may also offer ``reserve_leased(items, now)`` and ``give_back(lease_id, nano)``
-(budget leases: ``SQLiteBackend.reserve_leased`` and ``_lease.py``); its commit then lowers a
-lease for a hold id that is a lease share (``_lease_store.drop_holds``).
+A backend may also offer ``reserve_leased(items, now)``, ``give_back(lease_id, nano)`` and
+``give_back_many([(lease_id, nano), ...])`` (budget leases: ``SQLiteBackend.reserve_leased``
+and ``_lease.py``); its commit then lowers a lease for a hold id that is a lease share
+(``_lease_store.drop_holds``).
 
 A backend may also offer ``commit_many(items, rows) -> list[bool]`` (each item as ``commit`` would
 record it, in one transaction or pipeline, raising ``LedgerError`` for the whole batch; ``rows``

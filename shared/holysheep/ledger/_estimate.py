@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 __all__ = ["estimate_call_usd"]
 
 _ZERO = Decimal(0)
+_PRICED: dict[tuple[Decimal, Decimal, int, int], Decimal] = {}
+"""Estimates already worked out, by prices and token counts: most calls repeat a few shapes."""
+_PRICED_MAX = 4096
 
 
 def estimate_call_usd(
@@ -47,4 +50,11 @@ def estimate_call_usd(
     output_price = spec.output_usd_per_mtok or _ZERO
     prompt = estimate_message_tokens(messages) + estimate_tools_tokens(tools)
     output = spec.max_output_tokens if max_tokens is None else max(0, int(max_tokens))
-    return (prompt * input_price + output * output_price).scaleb(-6)
+    key = (input_price, output_price, prompt, output)
+    amount = _PRICED.get(key)
+    if amount is None:
+        amount = (prompt * input_price + output * output_price).scaleb(-6)
+        if len(_PRICED) >= _PRICED_MAX:
+            _PRICED.clear()
+        _PRICED[key] = amount
+    return amount

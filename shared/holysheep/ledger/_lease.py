@@ -111,12 +111,12 @@ class Lease:
 class LeaseBook:
     """This process's leases, by budget set; thread-safe; unused headroom goes back on its own.
 
-    ``give_back(lease_id, nano)`` lowers a stored lease (on the ledger's writer thread when it has
-    one); it is called from the book's sweeper thread or from ``close``.
+    ``give_back([(lease_id, nano), ...])`` lowers stored leases, all at once (on the ledger's
+    writer thread when it has one); it is called from the book's sweeper thread or from ``close``.
     """
 
-    def __init__(self, give_back: Callable[[str, int], Any], *, idle_s: float = LEASE_IDLE_S,
-                 max_age_s: float = LEASE_MAX_AGE_S) -> None:
+    def __init__(self, give_back: Callable[[list[tuple[str, int]]], Any], *,
+                 idle_s: float = LEASE_IDLE_S, max_age_s: float = LEASE_MAX_AGE_S) -> None:
         self._give_back = give_back
         self.idle_s = idle_s
         self.max_age_s = max_age_s
@@ -257,12 +257,12 @@ class LeaseBook:
                 else:
                     del self._by_key[key]
             returns, self._returns = self._returns, {}
-        for lease_id, nano in returns.items():
-            if nano > 0:
-                try:
-                    self._give_back(lease_id, nano)
-                except Exception as exc:  # the lease expires on its own
-                    logger.warning("holysheep: could not give back a budget lease (%s)", exc)
+        due = [(lease_id, nano) for lease_id, nano in returns.items() if nano > 0]
+        if due:  # all of them in one store transaction or pipeline
+            try:
+                self._give_back(due)
+            except Exception as exc:  # the lease expires on its own
+                logger.warning("holysheep: could not give back a budget lease (%s)", exc)
 
     def close(self) -> None:
         """Give every lease's unused headroom back now; the book serves nothing after this."""

@@ -31,6 +31,8 @@ __all__ = ["HoldsMixin"]
 
 _APPLICABLE_CACHE = 4096
 """Attributions whose applicable budgets are remembered per budget list."""
+_NANO: dict[Decimal, int] = {}
+"""Estimates in nano-dollars (rounded up), by amount: calls repeat a few estimates."""
 logger = logging.getLogger("holysheep.ledger")
 
 
@@ -159,7 +161,13 @@ class HoldsMixin(BudgetsMixin):
         if estimated_usd is None:
             raise unpriced_error(applicable[0], model)
         amount = decimal_arg(estimated_usd, "estimated_usd")
-        return _Ask(applicable, canonical, amount, att, to_nano(amount, up=True), self._clock())
+        nano = _NANO.get(amount)
+        if nano is None:
+            nano = to_nano(amount, up=True)
+            if len(_NANO) >= _APPLICABLE_CACHE:
+                _NANO.clear()
+            _NANO[amount] = nano
+        return _Ask(applicable, canonical, amount, att, nano, self._clock())
 
     def _reservation_of(self, ask: _Ask) -> Reservation:
         """The reservation to store for a call no lease served (its own hold id)."""
@@ -264,16 +272,25 @@ class HoldsMixin(BudgetsMixin):
             return dataclasses.replace(reservation, held=False)
         raise exceeded_error(outcome, reservation.model, reservation.amount_usd, self._clock())
 
-    def _give_back(self, lease_id: str, nano: int) -> None:
-        """Lower a stored lease: on the writer thread while there is one, else right here."""
+    def _give_back(self, returns: list[tuple[str, int]]) -> None:
+        """Lower stored leases (one transaction or pipeline for all): on the writer thread
+        while there is one, else right here."""
         recorder = self._recorder
         if recorder is None:
-            self._backend.give_back(lease_id, nano)  # type: ignore[attr-defined]
+            self._give_back_all(returns)
         else:
-            recorder.call(self._quiet_give_back, lease_id, nano)
+            recorder.call(self._quiet_give_back, returns)
 
-    def _quiet_give_back(self, lease_id: str, nano: int) -> None:
-        try:
+    def _give_back_all(self, returns: list[tuple[str, int]]) -> None:
+        many = getattr(self._backend, "give_back_many", None)
+        if many is not None:
+            many(returns)
+            return
+        for lease_id, nano in returns:
             self._backend.give_back(lease_id, nano)  # type: ignore[attr-defined]
-        except LedgerError as exc:  # the lease expires on its own
+
+    def _quiet_give_back(self, returns: list[tuple[str, int]]) -> None:
+        try:
+            self._give_back_all(returns)
+        except LedgerError as exc:  # the leases expire on their own
             logger.warning("holysheep: could not give back a budget lease (%s)", exc)

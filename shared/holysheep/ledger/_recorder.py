@@ -26,6 +26,7 @@ from holysheep.errors import ConfigurationError
 
 from ._backend import CommitItem
 from ._journal import Journal
+from ._lease import is_lease
 from ._model import LedgerEntry
 from ._refusal import refused_record
 from ._sqlite_schema import entry_row
@@ -103,7 +104,7 @@ class Recorder:
                     )
                 return False
             self.writer.post((entry, models, hold, now, future, row), inline=inline,
-                             patient=hold is None and future is None)
+                             patient=future is None and (hold is None or is_lease(hold)))
         if inline:
             self.writer.write_due()
         return True

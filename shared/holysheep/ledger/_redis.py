@@ -265,6 +265,12 @@ class RedisBackend:
         """Lower a lease by headroom its process no longer needs."""
         self._pipelined(self._give_back, GIVE_BACK, [([self._k_holds], [lease_id, str(nano)])])
 
+    @_translated
+    def give_back_many(self, returns: Sequence[tuple[str, int]]) -> None:
+        """``give_back`` for several leases, in one pipeline."""
+        self._pipelined(self._give_back, GIVE_BACK,
+                        [([self._k_holds], [lease_id, str(nano)]) for lease_id, nano in returns])
+
     def _pipelined(
         self, script: Any, source: str, calls: list[tuple[list[str], list[str]]]
     ) -> list[Any]:

@@ -440,6 +440,13 @@ class SQLiteBackend:
             give_back_sql(conn, lease_id, nano)
 
     @_translated
+    def give_back_many(self, returns: Sequence[tuple[str, int]]) -> None:
+        """``give_back`` for several leases, in one transaction."""
+        with self._write() as conn:
+            for lease_id, nano in returns:
+                give_back_sql(conn, lease_id, nano)
+
+    @_translated
     def commit(
         self, entry: LedgerEntry, models: tuple[str, ...], hold_id: str | None, now: float
     ) -> bool:
@@ -532,6 +539,7 @@ class SQLiteBackend:
                          [value for row in part for value in row])
         budgets = self._budgets(conn)
         applies: dict[tuple[Any, ...], list[Budget]] = {}  # calls of one user: worked out once
+        windows: dict[tuple[str, int], str] = {}  # and each window once per UTC day
         for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
             if not new or entry.cost is None or not budgets:
                 continue
@@ -540,8 +548,12 @@ class SQLiteBackend:
             applicable = applies.get(facets)
             if applicable is None:
                 applicable = applies[facets] = Facets.of_entry(entry, models).applicable(budgets)
+            day = int(now // 86_400)
             for budget in applicable:
-                slot = (budget.id, window(budget.period, now))
+                win = windows.get((budget.period, day))
+                if win is None:
+                    win = windows[budget.period, day] = window(budget.period, now)
+                slot = (budget.id, win)
                 charges[slot] = charges.get(slot, _ZERO) + amount
         if charges:  # every counter of the batch read in one statement and written in one
             slots = list(charges)

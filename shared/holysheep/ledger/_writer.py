@@ -3,8 +3,9 @@
 Callers post records and return at once (the journal already holds them); the thread waits up to
 ``window_s`` for more to arrive, then hands the whole batch to the backend in one transaction
 (SQLite) or one script (Redis). Calls that need an answer (a budget reservation, a release,
-reading the budgets) are run on the same thread as soon as they arrive, after the batch in hand,
-so an event loop can await them through a ``Future`` without ever blocking on the store. The
+reading the budgets) are run on the same thread as soon as they arrive, after the batch in hand
+(patient items not yet due stay queued for their own batch), so an event loop can await them
+through a ``Future`` without ever blocking on the store. The
 thread is a daemon; ``flush`` waits until everything posted so far is finished, and the ledger
 flushes it on ``close()`` and at interpreter exit.
 
@@ -36,8 +37,9 @@ _MAX_BATCH = 512
 _PATIENT_S = 0.05
 """A batch of patient items only is due once its oldest is this old: longer than the window, for
 bigger (cheaper) batches; the journal keeps every record safe meanwhile, and this process's reads
-flush first. (An item holding a reservation is not patient: live holds make every budget check
-dearer; nor is one someone awaits.)"""
+flush first. (An item holding a hold of its own is not patient: live holds make every budget
+check dearer; nor is one someone awaits. A call's share of a budget lease is: the lease row
+holds its cost until the commit lowers it, whenever that comes.)"""
 _BACKSTOP_S = 0.05
 """How much longer still the thread leaves such a batch to them before writing it itself (what
 the last call of a run left)."""
@@ -225,7 +227,13 @@ class GroupWriter(Generic[T]):
                 elif not cond.wait(_IDLE_S) and not (self._items or self._calls or self._urgent):
                     self._thread = None
                     return None
-            items, self._items = self._items, []
+            items = self._items
+            if items and self._patient and not (self._urgent or self._closed) and (
+                time.monotonic() < self._first_at + _PATIENT_S and len(items) < _MAX_BATCH
+            ):  # woken for calls: patient items still wait for their batch (an inline caller's)
+                items = []
+            else:
+                self._items = []
             calls, self._calls = self._calls, []
             self._busy = bool(items or calls)
             return items, calls
