@@ -56,6 +56,46 @@ local function win(period, day, month)
   if period == 'month' then return month end
   return 'all'
 end
+-- Every budget, decoded ({id, raw} added), for the reservation scripts.
+local function load_budgets(key)
+  local raw = redis.call('HGETALL', key)
+  local budgets = {}
+  for i = 1, #raw, 2 do
+    local b = cjson.decode(raw[i + 1])
+    b.id, b.raw = raw[i], raw[i + 1]
+    budgets[#budgets + 1] = b
+  end
+  return budgets
+end
+-- What each applicable budget has spent and holds in its window, into st.spent / st.held: the
+-- holds are read once per script (expired ones dropped), each budget summed on first use.
+local function standing(st, applicable, holds_key, spent_key, now, day, month)
+  if st.holds == nil then
+    st.holds = {}
+    local stored = redis.call('HGETALL', holds_key)
+    for i = 1, #stored, 2 do
+      local h = cjson.decode(stored[i + 1])
+      if tonumber(h.exp) <= now then
+        redis.call('HDEL', holds_key, stored[i])
+      else
+        st.holds[#st.holds + 1] = h
+      end
+    end
+  end
+  for _, b in ipairs(applicable) do
+    if st.spent[b.id] == nil then
+      local s = redis.call('HGET', spent_key, b.id .. '#' .. win(b.period, day, month))
+      st.spent[b.id] = tonumber(s or '0')
+      local total = 0
+      for _, h in ipairs(st.holds) do
+        if applies(b, h.user, h.app, h.task, h.model, h.model) then
+          total = total + tonumber(h.nano)
+        end
+      end
+      st.held[b.id] = total
+    end
+  end
+end
 """
 
 RESERVE = (
@@ -134,20 +174,14 @@ RESERVE_MANY = (
 --       hold id, nano, expires, user, app, task, model
 local n = (#ARGV - 3) / 7
 local out = {}
-local raw = redis.call('HGETALL', KEYS[1])
-if #raw == 0 then
+local budgets = load_budgets(KEYS[1])
+if #budgets == 0 then
   for r = 1, n do out[r] = {'free'} end
   return out
 end
 local now = tonumber(ARGV[1])
-local budgets = {}
-for i = 1, #raw, 2 do
-  local b = cjson.decode(raw[i + 1])
-  b.id, b.raw = raw[i], raw[i + 1]
-  budgets[#budgets + 1] = b
-end
-local holds = nil
-local spent, held = {}, {}
+local st = {spent = {}, held = {}}
+local spent, held = st.spent, st.held
 for r = 0, n - 1 do
   local at = 4 + r * 7
   local nano = tonumber(ARGV[at + 1])
@@ -159,31 +193,9 @@ for r = 0, n - 1 do
   if #applicable == 0 then
     out[r + 1] = {'free'}
   else
-    if holds == nil then
-      holds = {}
-      local stored = redis.call('HGETALL', KEYS[3])
-      for i = 1, #stored, 2 do
-        local h = cjson.decode(stored[i + 1])
-        if tonumber(h.exp) <= now then
-          redis.call('HDEL', KEYS[3], stored[i])
-        else
-          holds[#holds + 1] = h
-        end
-      end
-    end
+    standing(st, applicable, KEYS[3], KEYS[2], now, ARGV[2], ARGV[3])
     local refused = nil
     for _, b in ipairs(applicable) do
-      if spent[b.id] == nil then
-        local s = redis.call('HGET', KEYS[2], b.id .. '#' .. win(b.period, ARGV[2], ARGV[3]))
-        spent[b.id] = tonumber(s or '0')
-        local total = 0
-        for _, h in ipairs(holds) do
-          if applies(b, h.user, h.app, h.task, h.model, h.model) then
-            total = total + tonumber(h.nano)
-          end
-        end
-        held[b.id] = total
-      end
       if spent[b.id] + held[b.id] + nano > tonumber(b.limit_nano) then
         refused = {'refused', b.raw, string.format('%.0f', spent[b.id]),
                    string.format('%.0f', held[b.id])}
@@ -217,44 +229,11 @@ RESERVE_LEASED = (
 --       unit (a lease: its largest member's nano)
 local n = (#ARGV - 6) / 9
 local out = {}
-local raw = redis.call('HGETALL', KEYS[1])
 local now = tonumber(ARGV[1])
 local share, calls, floor = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
-local budgets = {}
-for i = 1, #raw, 2 do
-  local b = cjson.decode(raw[i + 1])
-  b.id, b.raw = raw[i], raw[i + 1]
-  budgets[#budgets + 1] = b
-end
-local holds = nil
-local spent, held = {}, {}
-local function standing(applicable)
-  if holds == nil then
-    holds = {}
-    local stored = redis.call('HGETALL', KEYS[3])
-    for i = 1, #stored, 2 do
-      local h = cjson.decode(stored[i + 1])
-      if tonumber(h.exp) <= now then
-        redis.call('HDEL', KEYS[3], stored[i])
-      else
-        holds[#holds + 1] = h
-      end
-    end
-  end
-  for _, b in ipairs(applicable) do
-    if spent[b.id] == nil then
-      local s = redis.call('HGET', KEYS[2], b.id .. '#' .. win(b.period, ARGV[2], ARGV[3]))
-      spent[b.id] = tonumber(s or '0')
-      local total = 0
-      for _, h in ipairs(holds) do
-        if applies(b, h.user, h.app, h.task, h.model, h.model) then
-          total = total + tonumber(h.nano)
-        end
-      end
-      held[b.id] = total
-    end
-  end
-end
+local budgets = load_budgets(KEYS[1])
+local st = {spent = {}, held = {}}
+local spent, held = st.spent, st.held
 local covered = false
 for r = 0, n - 1 do
   local at = 7 + r * 9
@@ -271,7 +250,7 @@ for r = 0, n - 1 do
   elseif kind == 'L' then
     local grant = 0
     if #applicable > 0 then
-      standing(applicable)
+      standing(st, applicable, KEYS[3], KEYS[2], now, ARGV[2], ARGV[3])
       local room = nil
       for _, b in ipairs(applicable) do
         local left = tonumber(b.limit_nano) - spent[b.id] - held[b.id]
@@ -294,7 +273,7 @@ for r = 0, n - 1 do
   elseif #applicable == 0 then
     out[r + 1] = {'free'}
   else
-    standing(applicable)
+    standing(st, applicable, KEYS[3], KEYS[2], now, ARGV[2], ARGV[3])
     local refused = nil
     for _, b in ipairs(applicable) do
       if spent[b.id] + held[b.id] + nano > tonumber(b.limit_nano) then
