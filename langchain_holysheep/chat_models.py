@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from holysheep import API_KEY_ENV, BASE_URL_ENV, DEFAULT_BASE_URL
 from holysheep.integration import (
+    CLIENT_LIMITS,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TOTAL_TIMEOUT,
-    check_settings,
+    check_client_settings,
+    client_from_settings,
 )
 from holysheep.tokens import estimate_tools_tokens
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
@@ -31,7 +33,6 @@ from ._convert import PROVIDER, chat_result, fit_to_window, to_wire_messages
 from ._params import (
     BODY_FIELDS,
     constructor_arguments,
-    header_values,
     masked_headers,
 )
 from ._tokens import TokenCounting
@@ -47,16 +48,6 @@ if TYPE_CHECKING:
     from ._structured import Method
 
 __all__ = ["ChatHolySheep"]
-
-_CLIENT_LIMITS = (
-    "on_ledger_error",
-    "on_unpriced",
-    "max_response_bytes",
-    "total_timeout",
-    "stream_idle_timeout",
-)
-"""Core client settings passed through under their own names and defaults."""
-
 
 def _task_from(config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` with ``task`` taken from ``config["metadata"]`` unless given per call."""
@@ -199,7 +190,7 @@ class ChatHolySheep(TokenCounting, BaseChatModel):
     @model_validator(mode="after")
     def _check_client_settings(self) -> ChatHolySheep:
         """Refuse limits and policies the core cannot work with now, not at the first call."""
-        check_settings(**{name: getattr(self, name) for name in _CLIENT_LIMITS})
+        check_client_settings(self)
         return self
 
     def __getstate__(self) -> dict[Any, Any]:
@@ -287,26 +278,12 @@ class ChatHolySheep(TokenCounting, BaseChatModel):
             self.http_async_client,
             self.router,
             self.ledger,
-            *(getattr(self, name) for name in _CLIENT_LIMITS),
+            *(getattr(self, name) for name in CLIENT_LIMITS),
         )
         return self._slot.get(key, self._build_client)
 
     def _build_client(self) -> HolySheepClient:
-        from holysheep import HolySheepClient
-
-        return HolySheepClient(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            default_headers=header_values(self.default_headers),
-            default_query=self.default_query,
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-            router=self.router,
-            ledger=self.ledger,
-            **{name: getattr(self, name) for name in _CLIENT_LIMITS},
-        )
+        return client_from_settings(self, default_query=self.default_query)
 
     def _request(
         self,

@@ -14,9 +14,11 @@ from typing import Any
 
 from holysheep import HolySheepClient, UnknownModelPriceWarning
 from holysheep.integration import (
+    CLIENT_LIMITS,
     DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TOTAL_TIMEOUT,
-    check_settings,
+    check_client_settings,
+    client_from_settings,
 )
 from llama_index.core.base.llms.generic_utils import prompt_to_messages
 from llama_index.core.base.llms.types import (
@@ -43,7 +45,7 @@ from llama_index.core.llms.function_calling import FunctionCallingLLM
 
 from ._convert import completion_response, response_from_completion, wire_messages
 from ._facts import AUTO, ModelFacts, model_facts
-from ._params import constructor_arguments, header_values, masked_headers
+from ._params import constructor_arguments, masked_headers
 from ._streaming import StreamState
 from ._structured import StructuredMixin
 from ._tokens import EstimatingTokenizer
@@ -53,16 +55,6 @@ __all__ = ["DEFAULT_MODEL", "HolySheep"]
 
 DEFAULT_MODEL = "gpt-4.1"
 """The model used when none is named."""
-
-_CLIENT_LIMITS = (
-    "on_ledger_error",
-    "on_unpriced",
-    "max_response_bytes",
-    "total_timeout",
-    "stream_idle_timeout",
-)
-"""Core client settings passed through under their own names and defaults."""
-
 
 class _ClientSlot:
     """Holds the lazily built core client; pickles and copies empty (sockets, the key)."""
@@ -246,7 +238,7 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
     @model_validator(mode="after")
     def _check_client_settings(self) -> HolySheep:
         """Refuse limits and policies the core cannot work with now, not at the first call."""
-        check_settings(**{name: getattr(self, name) for name in _CLIENT_LIMITS})
+        check_client_settings(self)
         return self
 
     @field_serializer("default_headers")
@@ -290,7 +282,7 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
             self.http_async_client,
             self.router,
             self.ledger,
-            *(getattr(self, name) for name in _CLIENT_LIMITS),
+            *(getattr(self, name) for name in CLIENT_LIMITS),
         )
         slot = self._slot
         client = slot.client
@@ -303,18 +295,7 @@ class HolySheep(ToolCallingMixin, StructuredMixin, FunctionCallingLLM):
         return client
 
     def _new_client(self) -> HolySheepClient:
-        return HolySheepClient(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            default_headers=header_values(self.default_headers),
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-            router=self.router,
-            ledger=self.ledger,
-            **{name: getattr(self, name) for name in _CLIENT_LIMITS},
-        )
+        return client_from_settings(self)
 
     @property
     def tokenizer(self) -> EstimatingTokenizer:
