@@ -106,3 +106,35 @@ def test_areserve_on_a_closed_ledger_says_so(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigurationError, match="closed"):
         asyncio.run(main())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_without_leases_a_burst_is_still_judged_hold_by_hold(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """``budget_cache_s=0`` (no leases): a loop pass's reservations go to the store as one
+    batch (one transaction, or Redis's RESERVE_MANY) and still hold exactly what fits."""
+    from .conftest import backend_url
+
+    with CostLedger(backend_url(backend, tmp_path, request), budget_cache_s=0) as ledger:
+        assert ledger._leases is None
+        ledger.set_budget("0.25", scope="user", key="u", period="day")
+        ledger.set_budget("0.03", scope="user", key="v", period="day")
+
+        async def one(user: str) -> Reservation | None:
+            try:
+                return await ledger.areserve("gpt-4.1", ESTIMATE, Attribution(user=user))
+            except BudgetExceededError as exc:
+                assert exc.budget is not None and exc.budget.key == user
+                return None
+
+        async def main() -> list[Reservation | None]:
+            return await asyncio.gather(*(one("uv"[i % 2]) for i in range(80)))
+
+        holds = asyncio.run(main())
+        held = [h for h in holds if h is not None]
+        assert sum(1 for h in held if h.attribution.user == "u") == 25
+        assert sum(1 for h in held if h.attribution.user == "v") == 3
+        assert all(h.held for h in held) and len({h.id for h in held}) == 28
+        status = {s.budget.key: s.reserved_usd for s in ledger.budget_status()}
+        assert status == {"u": Decimal("0.25"), "v": Decimal("0.03")}

@@ -56,6 +56,18 @@ local function win(period, day, month)
   if period == 'month' then return month end
   return 'all'
 end
+-- A hold of nano judged against each applicable budget's standing: nil when it fits (and it is
+-- counted in st.held), else the refusal naming the first budget it would cross.
+local function judge(st, applicable, nano)
+  for _, b in ipairs(applicable) do
+    if st.spent[b.id] + st.held[b.id] + nano > tonumber(b.limit_nano) then
+      return {'refused', b.raw, string.format('%.0f', st.spent[b.id]),
+              string.format('%.0f', st.held[b.id])}
+    end
+  end
+  for _, b in ipairs(applicable) do st.held[b.id] = st.held[b.id] + nano end
+  return nil
+end
 -- Every budget, decoded ({id, raw} added), for the reservation scripts.
 local function load_budgets(key)
   local raw = redis.call('HGETALL', key)
@@ -181,7 +193,6 @@ if #budgets == 0 then
 end
 local now = tonumber(ARGV[1])
 local st = {spent = {}, held = {}}
-local spent, held = st.spent, st.held
 for r = 0, n - 1 do
   local at = 4 + r * 7
   local nano = tonumber(ARGV[at + 1])
@@ -194,18 +205,10 @@ for r = 0, n - 1 do
     out[r + 1] = {'free'}
   else
     standing(st, applicable, KEYS[3], KEYS[2], now, ARGV[2], ARGV[3])
-    local refused = nil
-    for _, b in ipairs(applicable) do
-      if spent[b.id] + held[b.id] + nano > tonumber(b.limit_nano) then
-        refused = {'refused', b.raw, string.format('%.0f', spent[b.id]),
-                   string.format('%.0f', held[b.id])}
-        break
-      end
-    end
+    local refused = judge(st, applicable, nano)
     if refused then
       out[r + 1] = refused
     else
-      for _, b in ipairs(applicable) do held[b.id] = held[b.id] + nano end
       redis.call('HSET', KEYS[3], ARGV[at], cjson.encode({user = user, app = app, task = task,
         model = model, nano = ARGV[at + 1], exp = ARGV[at + 2]}))
       out[r + 1] = {'held'}
@@ -274,18 +277,10 @@ for r = 0, n - 1 do
     out[r + 1] = {'free'}
   else
     standing(st, applicable, KEYS[3], KEYS[2], now, ARGV[2], ARGV[3])
-    local refused = nil
-    for _, b in ipairs(applicable) do
-      if spent[b.id] + held[b.id] + nano > tonumber(b.limit_nano) then
-        refused = {'refused', b.raw, string.format('%.0f', spent[b.id]),
-                   string.format('%.0f', held[b.id])}
-        break
-      end
-    end
+    local refused = judge(st, applicable, nano)
     if refused then
       out[r + 1] = refused
     else
-      for _, b in ipairs(applicable) do held[b.id] = held[b.id] + nano end
       stored = ARGV[at + 2]
       out[r + 1] = {'held'}
     end
