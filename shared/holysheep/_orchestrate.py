@@ -186,10 +186,19 @@ def _billed_not_recorded(info: CallInfo, exc: Exception) -> None:
     )
 
 
+_estimate_usd: Callable[..., Any] | None = None
+"""``ledger.estimate_call_usd``, imported at the first budgeted call (an import statement per
+call costs more than the estimate it imports)."""
+
+
 def _estimate(client: _ClientBase, call: _Call) -> Any:
     """The most the call may cost; ``None`` (fail closed) when its model has no price."""
-    from .ledger import estimate_call_usd
+    global _estimate_usd
+    estimate_call_usd = _estimate_usd
+    if estimate_call_usd is None:
+        from .ledger import estimate_call_usd
 
+        _estimate_usd = estimate_call_usd
     spec = client.catalog.find(call.model)
     if (spec is None or not spec.priced) and client.on_unpriced != "allow":
         return None

@@ -50,7 +50,7 @@ LEASE_PREFIX = "lease-"
 """Stored lease rows have ids ``lease-<hex>``; a call's share of one is ``lease-<hex>.<n>``."""
 LEASE_SHARE = 16
 """A lease is at most this fraction (1/16) of the tightest budget's headroom when taken."""
-LEASE_CALLS = 32
+LEASE_CALLS = 128
 """A lease is at most this many of its largest call's reservations."""
 LEASE_FLOOR = 64
 """No lease when the headroom is below this many reservations of the call asking for one."""

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ._budgets import to_nano
-from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_SHARE, is_lease, lease_of
+from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_PREFIX, LEASE_SHARE, lease_of
 from ._model import LedgerEntry
 
 if TYPE_CHECKING:
@@ -36,15 +36,17 @@ def drop_holds(conn: sqlite3.Connection, holds: Sequence[tuple[str, int]]) -> No
 
     A plain hold is deleted; a lease share lowers its lease by the call's cost.
     """
-    plain = [hold for hold, _ in holds if not is_lease(hold)]
+    plain: list[str] = []
+    spent: dict[str, int] = {}  # one update per lease, not per call
+    for hold, nano in holds:
+        if hold.startswith(LEASE_PREFIX):
+            lease = lease_of(hold)
+            spent[lease] = spent.get(lease, 0) + nano
+        else:
+            plain.append(hold)
     for start in range(0, len(plain), 500):
         part = plain[start : start + 500]
         conn.execute(f"DELETE FROM reservations WHERE id IN ({', '.join('?' * len(part))})", part)
-    spent: dict[str, int] = {}  # one update per lease, not per call
-    for hold, nano in holds:
-        if is_lease(hold):
-            lease = lease_of(hold)
-            spent[lease] = spent.get(lease, 0) + nano
     leases = list(spent.items())
     for start in range(0, len(leases), 300):  # one statement each for the lot, not one a lease
         part = leases[start : start + 300]

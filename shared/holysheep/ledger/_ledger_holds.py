@@ -160,9 +160,10 @@ class HoldsMixin(BudgetsMixin):
             estimated_usd = estimated_usd()
         if estimated_usd is None:
             raise unpriced_error(applicable[0], model)
-        amount = decimal_arg(estimated_usd, "estimated_usd")
-        nano = _NANO.get(amount)
+        nano = _NANO.get(estimated_usd) if type(estimated_usd) is Decimal else None
+        amount = estimated_usd  # an amount found there was checked when it was put there
         if nano is None:
+            amount = decimal_arg(estimated_usd, "estimated_usd")
             nano = to_nano(amount, up=True)
             if len(_NANO) >= _APPLICABLE_CACHE:
                 _NANO.clear()

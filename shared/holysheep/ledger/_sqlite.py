@@ -30,6 +30,7 @@ from ._aggregate import Query
 from ._backend import CommitItem, Facets
 from ._budgets import Hold, from_nano, reserved_for, to_nano, window, window_start
 from ._errors import ledger_error, sqlite_error
+from ._lease import is_lease
 from ._lease_store import drop_holds, give_back_sql, lease_grant, spend_nano, usd
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
 from ._sqlite_schema import (
@@ -529,7 +530,7 @@ class SQLiteBackend:
         for key in keys:  # new unless recorded before, or earlier in this batch
             recorded.append(key not in seen)
             seen.add(key)
-        drop_holds(conn, [(hold, spend_nano(entry) if new else 0)
+        drop_holds(conn, [(hold, spend_nano(entry) if new and is_lease(hold) else 0)
                           for (entry, _, hold, _), new in zip(items, recorded, strict=True)
                           if hold is not None])
         width = len(rows[0]) if rows else 1
