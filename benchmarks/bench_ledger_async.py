@@ -30,6 +30,7 @@ import importlib.util
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -254,29 +255,54 @@ def measure_sync(
     return samples
 
 
+def paired_shares(found: dict[str, list[Sample]]) -> dict[str, float]:
+    """Each case's calls/s over the no-ledger client's in the SAME round, median over rounds.
+
+    Rounds interleave the cases, so a round's ``none`` ran seconds before the case: a machine
+    that speeds up or slows down between rounds (a shared VM does) moves both alike, which the
+    best-of-rounds share does not cancel (its best ``none`` and best case may come from
+    different rounds).
+    """
+    base = found.get("none")
+    if not base:
+        return {}
+    return {name: statistics.median(s.rate / b.rate for s, b in zip(runs, base, strict=True))
+            for name, runs in found.items()}
+
+
 def table(
-    async_best: dict[str, tuple[float, float]], sync_best: dict[str, float]
+    async_best: dict[str, tuple[float, float]], sync_best: dict[str, float],
+    paired: dict[str, float] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """The printed table and its rows."""
+    """The printed table and its rows; targets are judged on the paired share (``paired``)
+    when there is one, else on the best-of-rounds share."""
     base_rate = async_best["none"][0] if "none" in async_best else float("nan")
     base_cpu = sync_best.get("none", float("nan"))
+    paired = paired or {}
     rows = []
     lines = [
-        f"{'ledger':22} {'async calls/s':>14} {'vs none':>8} {'async CPU µs':>13} "
-        f"{'sync CPU µs':>12} {'sync added µs':>14}  target"
+        f"{'ledger':22} {'async calls/s':>14} {'vs none':>8} {'paired':>7} {'budgets':>8} "
+        f"{'async CPU µs':>13} {'sync CPU µs':>12} {'sync added µs':>14}  target"
     ]
     for name in dict.fromkeys([*async_best, *sync_best]):
         rate, acpu = async_best.get(name, (float("nan"), float("nan")))
         scpu = sync_best.get(name, float("nan"))
         share = rate / base_rate
+        judged = paired.get(name, share)
+        plain = name.replace("+budgets", "")
+        points = (paired[plain] - judged) * 100 if plain != name and plain in paired else None
         target = TARGETS.get(name.split("+")[0].split("@")[0])
-        verdict = "" if target is None or share != share else (
-            f">= {target:.2f} {'ok' if share >= target else 'MISS'}")
+        verdict = "" if target is None or judged != judged else (
+            f">= {target:.2f} {'ok' if judged >= target else 'MISS'}")
+        if points is not None:
+            verdict += f"; {points:.1f} pts below {plain} (<= 5 {'ok' if points <= 5 else 'MISS'})"
         lines.append(
-            f"{name:22} {rate:>14.0f} {share:>7.2f}x {acpu:>13.0f} {scpu:>12.0f} "
+            f"{name:22} {rate:>14.0f} {share:>7.2f}x {judged:>6.2f}x "
+            f"{'' if points is None else f'-{points:.1f}':>8} {acpu:>13.0f} {scpu:>12.0f} "
             f"{scpu - base_cpu:>14.0f}  {verdict}"
         )
         rows.append({"ledger": name, "async_rate": rate, "async_vs_none": share,
+                     "async_vs_none_paired": judged, "budget_points_below": points,
                      "async_cpu_us": acpu, "sync_cpu_us": scpu, "sync_added_us": scpu - base_cpu})
     return "\n".join(lines), rows
 
@@ -307,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     async_best: dict[str, tuple[float, float]] = {}
     sync_best: dict[str, float] = {}
+    paired: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp, unique_server() as base_url:
         cleanups: list[Callable[[], None]] = []
         before = load_ledger_at(args.before) if args.before else None
@@ -318,13 +345,14 @@ def main(argv: list[str] | None = None) -> int:
                 found = asyncio.run(measure_async(base_url, cases, args))
                 async_best = {n: (max(s.rate for s in runs), min(s.cpu_us for s in runs))
                               for n, runs in found.items()}
+                paired = paired_shares(found)
             if "sync" not in args.skip:
                 done = measure_sync(base_url, cases, args)
                 sync_best = {n: min(s.cpu_us for s in runs) for n, runs in done.items()}
         finally:
             for cleanup in cleanups:
                 cleanup()
-    text, rows = table(async_best, sync_best)
+    text, rows = table(async_best, sync_best, paired)
     print(text)
     print(f"\nasync {args.async_calls} calls at {args.concurrency}, sync {args.calls} calls, "
           f"best of {args.rounds}; ran in {time.perf_counter() - started:.1f} s")

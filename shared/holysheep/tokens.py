@@ -107,9 +107,12 @@ def estimate_message_tokens(messages: Iterable[Mapping[str, Any] | Any]) -> int:
     """Prompt tokens of wire messages (dicts or models), tool calls included."""
     total = REPLY_PRIMING_TOKENS
     for message in messages:
-        if not isinstance(message, Mapping):
+        if type(message) is not dict and not isinstance(message, Mapping):  # dicts: no ABC check
             message = message.model_dump(exclude_none=True)
-        total += MESSAGE_OVERHEAD_TOKENS + estimate_tokens(_text_of(message.get("content")))
+        content = message.get("content")
+        total += MESSAGE_OVERHEAD_TOKENS + estimate_tokens(
+            content if type(content) is str else _text_of(content)
+        )
         for call in message.get("tool_calls") or ():
             fn = call.get("function") or {}
             total += estimate_tokens(fn.get("name", "")) + estimate_tokens(fn.get("arguments", ""))

@@ -186,17 +186,11 @@ class LeaseBook:
         self._arm()
         return out
 
-    def settled(self, share: str, cost_nano: int) -> None:
-        """A call on a lease was billed ``cost_nano``: what it held and did not spend comes back."""
-        self._back(share, cost_nano)
-
-    def released(self, share: str) -> None:
-        """A call on a lease failed (nothing billed): all it held comes back."""
-        self._back(share, 0)
-
-    def _back(self, share: str, spent: int) -> None:
+    def settled(self, share: str, spent: int) -> None:
+        """A call on a lease was billed ``spent`` nano-dollars: what it held and did not spend
+        comes back."""
         with self._lock:
-            lease = self._by_id.get(lease_of(share))
+            lease = self._by_id.get(share.partition(".")[0])  # lease_of, inlined: once a call
             held = None if lease is None else lease.shares.pop(share, None)
             if lease is None or held is None:
                 return  # settled twice, or a lease this process no longer tracks
@@ -209,6 +203,10 @@ class LeaseBook:
                 lease.available += nano
         if lease.retired:
             self._arm()
+
+    def released(self, share: str) -> None:
+        """A call on a lease failed (nothing billed): all it held comes back."""
+        self.settled(share, 0)
 
     # ------------------------------------------------------------ giving back
 

@@ -19,16 +19,36 @@ from ._model import LedgerEntry
 if TYPE_CHECKING:
     import sqlite3
 
+    from holysheep.costs import Cost
+
 __all__ = ["drop_holds", "give_back_sql", "lease_grant", "spend_nano"]
 
 _LOWER = "UPDATE reservations SET amount_nano = MAX(0, amount_nano - ?) WHERE id = ?"
 _GONE = "DELETE FROM reservations WHERE id = ? AND amount_nano <= 0"
 
 
-def spend_nano(entry: LedgerEntry) -> int:
+_KEPT: dict[int, tuple[Cost, int]] = {}
+"""``spend_nano`` of entries settled on a lease and not committed yet, by ``id`` of their cost
+(the entry holds the cost, so the id is not reused meanwhile): worked out once per call, not
+again in the commit's transaction."""
+_KEPT_MAX = 4096
+
+
+def spend_nano(entry: LedgerEntry, *, keep: bool = False) -> int:
     """What a billed call takes out of its lease: its cost in nano-dollars, rounded up (0 when
-    unpriced), as the local book counts it."""
-    return 0 if entry.cost is None else to_nano(entry.cost.total_usd, up=True)
+    unpriced), as the local book counts it. ``keep``: at settle, for its commit to take."""
+    cost = entry.cost
+    if cost is None:
+        return 0
+    kept = _KEPT.pop(id(cost), None)
+    if kept is not None and kept[0] is cost:
+        return kept[1]
+    nano = to_nano(cost.total_usd, up=True)
+    if keep:
+        if len(_KEPT) >= _KEPT_MAX:  # commits that never came (spooled): start again
+            _KEPT.clear()
+        _KEPT[id(cost)] = (cost, nano)
+    return nano
 
 
 def drop_holds(conn: sqlite3.Connection, holds: Sequence[tuple[str, int]]) -> None:

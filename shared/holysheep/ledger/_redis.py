@@ -32,6 +32,7 @@ from ._backend import CommitItem, Facets
 from ._budgets import from_nano, to_nano, window, window_start
 from ._errors import redis_error, scrub
 from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_SHARE
+from ._lease_store import spend_nano
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
 from ._redis_lua import COMMIT, COMMIT_MANY, GIVE_BACK, RESERVE, RESERVE_LEASED, RESERVE_MANY
 
@@ -175,7 +176,7 @@ class RedisBackend:
             entry.key,
             f"{entry.ts_us / 1_000_000:.6f}",
             json.dumps(entry.as_dict(), separators=(",", ":")),
-            "" if cost is None else str(to_nano(cost.total_usd, up=True)),
+            "" if cost is None else str(spend_nano(entry)),
             entry.user or "",
             entry.app or "",
             entry.task or "",
@@ -214,7 +215,7 @@ class RedisBackend:
             cost = entry.cost
             records.append((
                 entry.key, f"{entry.ts_us / 1_000_000:.6f}", _json(entry.as_dict()),
-                "" if cost is None else str(to_nano(cost.total_usd, up=True)),
+                "" if cost is None else str(spend_nano(entry)),
                 entry.user or "", entry.app or "", entry.task or "", models[0], models[-1],
                 *wins, hold_id or "",
             ))
