@@ -310,9 +310,21 @@ def sdk_floors_us(base_url: str) -> dict[str, float]:
         tokens.record(10, input_attrs)
         tokens.record(20, output_attrs)
 
+    required = ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model",
+                "gen_ai.token.type")  # Required and Conditionally Required on GenAI metrics
+    least = [{k: v for k, v in attrs.items() if k in required}
+             for attrs in (duration_attrs, input_attrs, output_attrs)]
+
+    def least_attributed() -> None:
+        tracer.start_span(span.name, kind=SpanKind.CLIENT, attributes=span_attrs).end()
+        duration.record(0.5, least[0])
+        tokens.record(10, least[1])
+        tokens.record(20, least[2])
+
     best: dict[str, float] = {}
     for _ in range(5):
-        for name, fn in (("bare", bare), ("attributed", attributed)):
+        for name, fn in (("bare", bare), ("attributed", attributed),
+                         ("least", least_attributed)):
             value = cpu_us(fn, 2_000, 3, telemetry.exporter.clear)
             best[name] = min(best.get(name, value), value)
     return best
@@ -407,14 +419,16 @@ def main(argv: list[str] | None = None) -> None:
         print(f"in-process chat, on/before: {direct['on']['chat'] / direct['before']['chat']:.2f}x")
     print(f"OpenTelemetry SDK floor, the same signals with no attributes: {floors['bare']:.1f} "
           f"µs/call; with this call's attributes (span + 3 histogram points): "
-          f"{floors['attributed']:.1f} µs/call")
+          f"{floors['attributed']:.1f} µs/call; with only the attributes the conventions "
+          f"require on the metric points: {floors['least']:.1f} µs/call")
     print(f"hooks while off, µs/call: chat {hooks['chat']:.3f}, stream {hooks['stream']:.3f} "
           f"(target < {TARGET_OFF_US:.0f} µs: "
           f"{'ok' if max(hooks.values()) < TARGET_OFF_US else 'MISS'})")
     print(f"\n{cfg}\nran in {time.perf_counter() - started:.1f} s; JSON: {args.json}")
     harness.write_json(args.json, cfg, table, harness.machine_info(PACKAGES), 3,
                        before=known.before, hooks_off_us=hooks, sdk_floor_us=floors["bare"],
-                       sdk_floor_attributed_us=floors["attributed"], direct_us=direct)
+                       sdk_floor_attributed_us=floors["attributed"],
+                       sdk_floor_least_us=floors["least"], direct_us=direct)
 
 
 if __name__ == "__main__":
