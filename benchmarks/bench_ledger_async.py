@@ -291,11 +291,12 @@ def table(
         judged = paired.get(name, share)
         plain = name.replace("+budgets", "")
         points = (paired[plain] - judged) * 100 if plain != name and plain in paired else None
-        target = TARGETS.get(name.split("+")[0].split("@")[0])
+        # the share targets are for the stores alone; a budget case is judged by its gap
+        target = None if "+budgets" in name else TARGETS.get(name.split("@")[0])
         verdict = "" if target is None or judged != judged else (
             f">= {target:.2f} {'ok' if judged >= target else 'MISS'}")
         if points is not None:
-            verdict += f"; {points:.1f} pts below {plain} (<= 5 {'ok' if points <= 5 else 'MISS'})"
+            verdict += f"{points:.1f} pts below {plain}: <= 5 {'ok' if points <= 5 else 'MISS'}"
         lines.append(
             f"{name:22} {rate:>14.0f} {share:>7.2f}x {judged:>6.2f}x "
             f"{'' if points is None else f'-{points:.1f}':>8} {acpu:>13.0f} {scpu:>12.0f} "
