@@ -239,6 +239,21 @@ def test_budget_limit_must_be_a_non_negative_number(ledger: CostLedger, limit: o
         ledger.set_budget(limit)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "estimate", [Decimal("-0.01"), Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity"), "abc"]
+)
+@pytest.mark.parametrize("lazy", [False, True], ids=["value", "callable"])
+def test_an_estimate_that_is_not_a_finite_amount_is_refused_plainly(
+    ledger: CostLedger, estimate: object, lazy: bool
+) -> None:
+    """Even a signalling NaN (which cannot be hashed) gets the ValueError naming the argument,
+    given as is or by the callable the client passes."""
+    ledger.set_budget("10")
+    with pytest.raises(ValueError, match="estimated_usd"):
+        ledger.reserve("gpt-4.1", (lambda: estimate) if lazy else estimate, ALICE)  # type: ignore[arg-type]
+    assert ledger.reserve("gpt-4.1", Decimal("0.01"), ALICE).held  # the good one still holds
+
+
 def test_limits_accept_floats_exactly(ledger: CostLedger) -> None:
     assert ledger.set_budget(0.1).limit_usd == Decimal("0.1")
     with pytest.raises(ValueError, match="estimated_usd"):

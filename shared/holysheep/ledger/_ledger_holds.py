@@ -160,7 +160,8 @@ class HoldsMixin(BudgetsMixin):
             estimated_usd = estimated_usd()
         if estimated_usd is None:
             raise unpriced_error(applicable[0], model)
-        nano = _NANO.get(estimated_usd) if type(estimated_usd) is Decimal else None
+        nano = (_NANO.get(estimated_usd)  # a signalling NaN cannot even be hashed
+                if type(estimated_usd) is Decimal and estimated_usd.is_finite() else None)
         amount = estimated_usd  # an amount found there was checked when it was put there
         if nano is None:
             amount = decimal_arg(estimated_usd, "estimated_usd")
