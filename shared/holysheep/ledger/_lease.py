@@ -190,7 +190,7 @@ class LeaseBook:
         """A call on a lease was billed ``spent`` nano-dollars: what it held and did not spend
         comes back."""
         with self._lock:
-            lease = self._by_id.get(share.partition(".")[0])  # lease_of, inlined: once a call
+            lease = self._by_id.get(lease_of(share))
             held = None if lease is None else lease.shares.pop(share, None)
             if lease is None or held is None:
                 return  # settled twice, or a lease this process no longer tracks

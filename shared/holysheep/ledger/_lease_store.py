@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ._budgets import to_nano
-from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_PREFIX, LEASE_SHARE, lease_of
+from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_SHARE, is_lease, lease_of
 from ._model import LedgerEntry
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def drop_holds(conn: sqlite3.Connection, holds: Sequence[tuple[str, int]]) -> No
     plain: list[str] = []
     spent: dict[str, int] = {}  # one update per lease, not per call
     for hold, nano in holds:
-        if hold.startswith(LEASE_PREFIX):
+        if is_lease(hold):
             lease = lease_of(hold)
             spent[lease] = spent.get(lease, 0) + nano
         else:

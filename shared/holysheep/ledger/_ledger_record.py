@@ -13,7 +13,7 @@ import uuid
 from holysheep.calls import CallInfo
 from holysheep.errors import LedgerError
 
-from ._lease import LEASE_PREFIX, is_lease
+from ._lease import is_lease
 from ._lease_store import spend_nano
 from ._ledger_holds import HoldsMixin
 from ._model import LedgerEntry, Reservation
@@ -68,10 +68,8 @@ class RecordMixin(HoldsMixin):
         entry = clean_entry(LedgerEntry.from_call(info, now, key))
         models = (self.canonical_model(info.model), self.canonical_model(info.requested_model))
         hold = reservation.id if reservation is not None and reservation.held else None
-        if hold is not None and hold.startswith(LEASE_PREFIX):  # a share of a lease
-            leases = self._leases
-            if leases is not None:
-                leases.settled(hold, spend_nano(entry, keep=True))
+        if hold is not None and is_lease(hold) and self._leases is not None:
+            self._leases.settled(hold, spend_nano(entry, keep=True))
         return entry, models, hold, now
 
     def record(self, info: CallInfo) -> LedgerEntry | None:
