@@ -23,6 +23,7 @@ from holysheep.costs import (
     DEFAULT_RELAY_CNY_PER_USD,
     Cost,
     UnknownModelPriceWarning,
+    non_negative_amount,
     price,
 )
 from holysheep.errors import ConfigurationError, model_not_found
@@ -178,13 +179,7 @@ def _price(name: str, value: Any) -> Decimal | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (Decimal, int, float, str)):
         raise TypeError(f"{name} must be a number, got {value!r}")
-    try:
-        dec = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except ArithmeticError:
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not dec.is_finite() or dec < 0:
-        raise ValueError(f"{name} must be a non-negative number, got {value!r}")
-    return dec
+    return non_negative_amount(value, name, "a non-negative number")
 
 
 _SPEC_KEYS = frozenset(f.name for f in fields(ModelSpec)) - {"id"}

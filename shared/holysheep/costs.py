@@ -44,6 +44,19 @@ class UnknownModelPriceWarning(UserWarning):
     """A cost was asked for a model whose prices are unknown; the cost is None, never 0."""
 
 
+def non_negative_amount(value: object, name: str, rule: str) -> Decimal:
+    """A caller's amount as a finite Decimal >= 0 (floats through ``str``, so 0.1 stays 0.1);
+    ``ValueError`` naming ``name`` and saying it must be ``rule`` otherwise. The caller rejects
+    the types it does not take first (bools, at least)."""
+    try:
+        dec = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except ArithmeticError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not dec.is_finite() or dec < 0:
+        raise ValueError(f"{name} must be {rule}, got {value!r}")
+    return dec
+
+
 def _dec(value: Decimal | int | float | str) -> Decimal:
     """``value`` as a Decimal (floats via ``str`` so ``7.3`` stays exactly 7.3)."""
     return value if isinstance(value, Decimal) else Decimal(str(value))

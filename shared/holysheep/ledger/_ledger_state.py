@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from holysheep.calls import Attribution
+from holysheep.costs import non_negative_amount
 
 from ._text import clean
 
@@ -98,10 +99,4 @@ def decimal_arg(value: Decimal | str | float | int, name: str) -> Decimal:
     """A finite, non-negative Decimal (floats through ``str``, so 0.1 stays 0.1)."""
     if isinstance(value, bool):
         raise TypeError(f"{name} must be a number, got {value!r}")
-    try:
-        dec = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except ArithmeticError:
-        raise ValueError(f"{name} must be a number, got {value!r}") from None
-    if not dec.is_finite() or dec < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return dec
+    return non_negative_amount(value, name, "a finite number >= 0")
