@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import gc
+import importlib.util
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -404,3 +407,28 @@ def profile_sync(contender: Contender, cfg: Config, name: str, top: int,
             profiler = cProfile.Profile()
             profiler.runcall(run_sync, fn, calls)
             print_profile(profiler, f"{name} {label}, {calls} calls", top, focus)
+
+
+def load_package_at(rev: str, folder: str, name: str) -> Any:
+    """The package in ``folder`` (e.g. ``shared/holysheep/ledger``) as it was at git ``rev``,
+    loaded beside the current one as ``holysheep.<name>`` (it shares the rest of the current
+    core), so a benchmark can time before and after in one run."""
+    import holysheep
+
+    names = subprocess.run(["git", "ls-tree", "--name-only", f"{rev}:{folder}"], cwd=ROOT,
+                           check=True, capture_output=True, text=True).stdout.split()
+    target = Path(tempfile.mkdtemp(prefix=f"{name}-"))
+    atexit.register(shutil.rmtree, target, True)
+    for file in names:
+        if file.endswith(".py"):
+            source = subprocess.run(["git", "show", f"{rev}:{folder}/{file}"], cwd=ROOT,
+                                    check=True, capture_output=True).stdout
+            (target / file).write_bytes(source)
+    package = f"{holysheep.__name__}.{name}"
+    spec = importlib.util.spec_from_file_location(
+        package, target / "__init__.py", submodule_search_locations=[str(target)])
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[package] = module
+    spec.loader.exec_module(module)
+    return module

@@ -22,17 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import contextlib
 import functools
-import importlib
-import importlib.util
 import json
 import os
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -84,26 +78,7 @@ def unique_server() -> Iterator[str]:
 def load_ledger_at(rev: str) -> Any:
     """The ``CostLedger`` class of the ledger package at git ``rev``, loaded beside the current
     one as ``holysheep._ledger_before`` (it shares the rest of the current core)."""
-    import holysheep
-
-    folder = "shared/holysheep/ledger"
-    names = subprocess.run(["git", "ls-tree", "--name-only", f"{rev}:{folder}"],
-                           cwd=harness.ROOT, check=True, capture_output=True, text=True)
-    target = Path(tempfile.mkdtemp(prefix="ledger-before-"))
-    atexit.register(shutil.rmtree, target, True)
-    for name in names.stdout.split():
-        if name.endswith(".py"):
-            source = subprocess.run(["git", "show", f"{rev}:{folder}/{name}"],
-                                    cwd=harness.ROOT, check=True, capture_output=True)
-            (target / name).write_bytes(source.stdout)
-    package = f"{holysheep.__name__}._ledger_before"
-    spec = importlib.util.spec_from_file_location(
-        package, target / "__init__.py", submodule_search_locations=[str(target)])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[package] = module
-    spec.loader.exec_module(module)
-    return module.CostLedger
+    return harness.load_package_at(rev, "shared/holysheep/ledger", "_ledger_before").CostLedger
 
 
 def ledgers(

@@ -27,13 +27,9 @@ import argparse
 import asyncio
 import gc
 import importlib.util
-import subprocess
-import sys
-import tempfile
 import time
 import timeit
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import _harness as harness
@@ -333,26 +329,8 @@ def sdk_floors_us(base_url: str) -> dict[str, float]:
 def load_before(rev: str) -> Any:
     """The ``OtelRecorder`` class of the telemetry package at git ``rev``, loaded beside the
     current one as ``holysheep._telemetry_before`` (it uses the current hooks module)."""
-    import holysheep
-
-    root = harness.ROOT
-    folder = "shared/holysheep/telemetry"
-    names = subprocess.run(["git", "ls-tree", "--name-only", f"{rev}:{folder}"], cwd=root,
-                           check=True, capture_output=True, text=True).stdout.split()
-    target = Path(tempfile.mkdtemp(prefix="otel-before-"))
-    for name in names:
-        if name.endswith(".py"):
-            source = subprocess.run(["git", "show", f"{rev}:{folder}/{name}"], cwd=root,
-                                    check=True, capture_output=True).stdout
-            (target / name).write_bytes(source)
-    package = f"{holysheep.__name__}._telemetry_before"
-    spec = importlib.util.spec_from_file_location(
-        package, target / "__init__.py", submodule_search_locations=[str(target)])
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[package] = module
-    spec.loader.exec_module(module)
-    return importlib.import_module(f"{package}._recorder").OtelRecorder
+    harness.load_package_at(rev, "shared/holysheep/telemetry", "_telemetry_before")
+    return importlib.import_module("holysheep._telemetry_before._recorder").OtelRecorder
 
 
 def profile(base_url: str, cfg: Config, top: int) -> None:
