@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._budgets import window_start
 from ._model import Budget, Reservation
+from ._process import pid
 
 if TYPE_CHECKING:
     from holysheep.calls import Attribution
@@ -126,7 +127,7 @@ class LeaseBook:
         self._returns: dict[str, int] = {}
         self._sweeper: threading.Timer | None = None
         self._closed = False
-        self._pid = os.getpid()
+        self._pid = pid()
         self.served = 0
         """Calls served as shares of a lease so far (diagnostics and tests)."""
         ref = weakref.ref(self)
@@ -138,7 +139,7 @@ class LeaseBook:
         self._lock = threading.Lock()
         self._by_key, self._by_id, self._returns = {}, {}, {}
         self._sweeper = None
-        self._pid = os.getpid()
+        self._pid = pid()
 
     # ------------------------------------------------------------ serving
 
@@ -176,7 +177,7 @@ class LeaseBook:
             out.append(Reservation(share, member.model, member.amount_usd, member.attribution,
                                    expires_at))
         with self._lock:
-            if self._closed or os.getpid() != self._pid:
+            if self._closed or pid() != self._pid:
                 lease.retired = True
                 self._returns[lease_id] = self._returns.get(lease_id, 0) + max(0, lease.available)
                 lease.available = 0

@@ -30,6 +30,7 @@ from ._lease import LeaseBook
 from ._ledger_async import _FRESH_WAIT_S, _STALE_GRACE_S, AsyncMixin  # noqa: F401 (tests read them here)
 from ._ledger_state import CLOSE_WAIT_S, redact_url
 from ._model import LedgerEntry, TotalsRow
+from ._process import pid
 from ._recorder import Recorder
 
 if TYPE_CHECKING:
@@ -223,7 +224,7 @@ class CostLedger(AsyncMixin):
         if leases is not None:  # unused headroom back to the store (no writer now: directly)
             leases.close()
         reader, self._budget_thread = getattr(self, "_budget_thread", None), None
-        if reader is not None and reader[0] == os.getpid():
+        if reader is not None and reader[0] == pid():
             reader[1].shutdown(wait=False)
 
     def __enter__(self) -> CostLedger:

@@ -8,7 +8,6 @@ of its own, and anything else runs on the writer (or a worker) thread and is awa
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ from holysheep.calls import Attribution, CallInfo
 
 from ._ledger_record import RecordMixin
 from ._model import Budget, LedgerEntry, Reservation
+from ._process import pid
 
 __all__ = ["AsyncMixin"]
 
@@ -127,8 +127,8 @@ class AsyncMixin(RecordMixin):
     def _budget_reader(self) -> ThreadPoolExecutor:
         """The thread that re-reads the budget list for event loops (one connection)."""
         reader = self._budget_thread
-        if reader is None or reader[0] != os.getpid():
-            reader = self._budget_thread = (os.getpid(), ThreadPoolExecutor(
+        if reader is None or reader[0] != pid():
+            reader = self._budget_thread = (pid(), ThreadPoolExecutor(
                 1, thread_name_prefix="holysheep-ledger-budgets"))
         return reader[1]
 

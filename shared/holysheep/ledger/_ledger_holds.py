@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -25,6 +24,7 @@ from ._lease import LEASE_PREFIX, LeaseBook
 from ._ledger_budgets import BudgetsMixin
 from ._ledger_state import NO_ATTRIBUTION, decimal_arg
 from ._model import Budget, Reservation
+from ._process import pid
 from ._text import clean_attribution
 
 __all__ = ["HoldsMixin"]
@@ -56,9 +56,9 @@ def _hold_id() -> str:
     """A reservation id unique across processes: a random per-process prefix and a counter
     (no ``os.urandom`` per call: a syscall there hands the GIL to the writer thread)."""
     global _ids
-    pid, prefix, counter = _ids
-    if pid != os.getpid():
-        _ids = pid, prefix, counter = os.getpid(), uuid.uuid4().hex[:20], itertools.count()
+    owner, prefix, counter = _ids
+    if owner != pid():
+        _ids = owner, prefix, counter = pid(), uuid.uuid4().hex[:20], itertools.count()
     return f"{prefix}{next(counter):012x}"
 
 

@@ -33,6 +33,7 @@ from ._errors import ledger_error, sqlite_error
 from ._lease import is_lease
 from ._lease_store import drop_holds, give_back_sql, lease_grant, spend_nano, usd
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
+from ._process import pid
 from ._sqlite_schema import (
     ENTRY_COLUMNS,
     INSERT_ENTRIES,
@@ -197,9 +198,9 @@ class SQLiteBackend:
     def _conn(self) -> sqlite3.Connection:
         """This thread's connection (a new one in a forked child)."""
         local = self._local
-        pid = os.getpid()
+        me = pid()
         conn = getattr(local, "conn", None)
-        if conn is not None and local.pid == pid:
+        if conn is not None and local.pid == me:
             return conn
         if self._closed:
             raise ConfigurationError("this CostLedger is closed; create a new one")
@@ -214,9 +215,9 @@ class SQLiteBackend:
             conn.close()
             raise
         conn.create_aggregate("dsum", 1, DecimalSum)
-        local.conn, local.pid, local.busy_ms = conn, pid, self._busy_ms
+        local.conn, local.pid, local.busy_ms = conn, me, self._busy_ms
         with self._lock:
-            self._conns.append((pid, conn))
+            self._conns.append((me, conn))
         return conn
 
     @contextlib.contextmanager
@@ -250,12 +251,12 @@ class SQLiteBackend:
 
     def close(self) -> None:
         """Close every connection this process opened; safe to call twice."""
-        pid = os.getpid()
+        me = pid()
         with self._lock:
             self._closed = True
             conns, self._conns = self._conns, []
         for owner, conn in conns:
-            if owner == pid:  # a parent's connection is not the forked child's to close
+            if owner == me:  # a parent's connection is not the forked child's to close
                 conn.close()
         self._local = threading.local()
 

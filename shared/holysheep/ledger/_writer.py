@@ -20,12 +20,13 @@ them and nothing is held for them) wait longer (``_PATIENT_S``) for others: fewe
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Generic, TypeVar
+
+from ._process import pid
 
 __all__ = ["GroupWriter"]
 
@@ -68,7 +69,7 @@ class GroupWriter(Generic[T]):
 
     def _reset(self) -> None:
         """Fresh state: at construction and in a forked child (the parent's thread is gone)."""
-        self._pid = os.getpid()
+        self._pid = pid()
         self._cond = threading.Condition()
         self._items: list[T] = []
         self._calls: list[Call] = []
@@ -92,7 +93,7 @@ class GroupWriter(Generic[T]):
         """Queue ``item`` for the next batch; returns at once. ``inline``: the caller calls
         ``write_due`` next (the thread leaves such batches to their callers a while longer);
         ``patient``: it may wait ``_PATIENT_S`` for others."""
-        if self._pid != os.getpid():
+        if self._pid != pid():
             self._reset()
         inline = inline and self._write_inline is not None
         with self._cond:
@@ -116,7 +117,7 @@ class GroupWriter(Generic[T]):
     def write_due(self) -> None:
         """Write the queued batch on this thread if it is due and nobody else is writing
         (``write_inline``; a batch it gives back goes to the thread at once)."""
-        if self._write_inline is None or self._pid != os.getpid():
+        if self._write_inline is None or self._pid != pid():
             return
         cond = self._cond
         with cond:
@@ -155,7 +156,7 @@ class GroupWriter(Generic[T]):
         return self._queue((fn_many, (arg,), Future(), True))
 
     def _queue(self, call: Call) -> Future[Any]:
-        if self._pid != os.getpid():
+        if self._pid != pid():
             self._reset()
         with self._cond:
             self._ensure_thread()
@@ -165,7 +166,7 @@ class GroupWriter(Generic[T]):
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every item posted so far is written; False when ``timeout`` ran out."""
-        if self._pid != os.getpid():
+        if self._pid != pid():
             return True
         with self._cond:
             target = self._posted
