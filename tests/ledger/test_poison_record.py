@@ -204,7 +204,9 @@ def test_a_refused_line_in_a_dead_process_journal_waits_in_the_spool(tmp_path: P
         proc.stdin.close()
     assert len(ids) == 3
     spool = db.with_name(db.name + ".spool")
-    assert any(p.stat().st_size for p in spool.glob("journal-*"))  # only journaled
+    # only journaled: three record lines wait before the journal's zeroed rest
+    lines = [p.read_bytes().split(b"\0", 1)[0].splitlines() for p in spool.glob("journal-*")]
+    assert sum(len(found) for found in lines) == 3
     with CostLedger(f"sqlite:///{db}") as ledger:
         assert ledger.replay_spool() == 2
         assert sorted(e.user for e in ledger.entries()) == ["alice", "bob"]

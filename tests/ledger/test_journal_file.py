@@ -1,0 +1,140 @@
+"""The ledger journal's file (issue #14): records copied into a mapped, preallocated file.
+
+A process killed after its journal was emptied and reused leaves only the records not yet
+finished for the next process (never the finished ones again, never a torn zero tail); a forked
+child journals in a file of its own, so it never overwrites its parent's records; and on a file
+system that cannot map files the journal writes its records instead, with the same outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from holysheep.ledger import _journal
+from holysheep.ledger._journal import Journal, replay_orphans
+from holysheep.ledger._model import LedgerEntry
+from holysheep.ledger._sqlite_schema import entry_row
+
+from .helpers import call
+
+
+def _row(n: int) -> tuple[object, ...]:
+    """An entry row whose call id names ``n``."""
+    info = call()
+    entry = LedgerEntry.from_call(info, 1_750_000_000.0 + n, f"call-{n}|req-{n}")
+    return entry_row(entry)
+
+
+def _replayed(directory: Path) -> list[str]:
+    """The dedup keys the records of every unlocked journal in ``directory`` replay."""
+    keys: list[str] = []
+
+    def commit(entry: LedgerEntry, models: tuple[str, ...], hold: str | None) -> bool:
+        keys.append(entry.key)
+        return True
+
+    replay_orphans(directory, commit)
+    return keys
+
+
+_KILLED = """
+import os, signal, sys
+from pathlib import Path
+from holysheep.ledger._journal import Journal
+from tests.ledger.test_journal_file import _row
+
+journal = Journal(Path(sys.argv[1]))
+for n in range(40):  # a batch committed: its lines are finished and the file's space reused
+    journal.append(_row(n), ("gpt-4.1", "gpt-4.1"), None)
+journal.finished(40)
+for n in (100, 101):  # then two calls return before their batch commits
+    journal.append(_row(n), ("gpt-4.1", "gpt-4.1"), "hold-%d" % n)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def _env() -> dict[str, str]:
+    root = str(Path(__file__).parents[2])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, *(p for p in sys.path if p)])}
+
+
+def test_a_killed_process_leaves_only_its_unfinished_records(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    proc = subprocess.run([sys.executable, "-c", _KILLED, str(tmp_path)], env=_env(),
+                          capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.decode()
+    [path] = tmp_path.glob("journal-*")
+    assert _replayed(tmp_path) == ["call-100|req-100", "call-101|req-101"]
+    assert not path.exists()  # replayed, then deleted
+    assert "unreadable" not in caplog.text  # the file's unused zeros are not a torn record
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork only")
+def test_a_forked_child_journals_in_a_file_of_its_own(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    journal.append(_row(1), ("gpt-4.1", "gpt-4.1"), None)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child, which never returns
+        code = 0
+        try:
+            journal.append(_row(2), ("gpt-4.1", "gpt-4.1"), None)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    journal.append(_row(3), ("gpt-4.1", "gpt-4.1"), None)
+    files = {path: _lines(path) for path in tmp_path.glob("journal-*")}
+    assert sorted(files.values()) == [["call-1|req-1", "call-3|req-3"], ["call-2|req-2"]]
+    journal.close()
+
+
+def _lines(path: Path) -> list[str]:
+    """The dedup keys of the records in a journal file, in order."""
+    return [json.loads(line)[0][0] for line in _journal._records(path.read_bytes())]
+
+
+def _number(key: str) -> int:
+    return int(key.split("|")[0].removeprefix("call-"))
+
+
+def test_without_a_mapping_the_journal_writes_its_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise OSError(19, "No such device")  # what mmap says on a file system without it
+
+    monkeypatch.setattr(_journal.mmap, "mmap", refuse)
+    journal = Journal(tmp_path)
+    for n in range(3):
+        journal.append(_row(n), ("gpt-4.1", "gpt-4.1"), None)
+    journal.finished(3)  # emptied for reuse
+    journal.append(_row(7), ("gpt-4.1", "gpt-4.1"), None)
+    journal.close()  # one record unfinished: the file stays for a replay
+    assert _replayed(tmp_path) == ["call-7|req-7"]
+    assert list(tmp_path.glob("journal-*")) == []
+
+
+def test_records_past_a_file_start_a_new_one_and_the_old_goes_once_done(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_journal, "_SEGMENT_BYTES", 4096)  # a few records a file
+    journal = Journal(tmp_path)
+    for n in range(40):
+        journal.append(_row(n), ("gpt-4.1", "gpt-4.1"), None)
+    files = sorted(tmp_path.glob("journal-*"), key=lambda p: _number(_lines(p)[0]))
+    assert len(files) > 2
+    assert [key for p in files for key in _lines(p)] == [f"call-{n}|req-{n}" for n in range(40)]
+    journal.finished(39)
+    [left] = tmp_path.glob("journal-*")  # the finished files are deleted
+    assert left == files[-1]
+    journal.close()  # the last file holds an unfinished record: it stays, whole, for a replay
+    replayed = _replayed(tmp_path)  # (its finished records count once: the dedup key)
+    assert replayed == [f"call-{n}|req-{n}" for n in range(40 - len(replayed), 40)]
