@@ -41,7 +41,7 @@ from ._model import LedgerEntry
 from ._process import pid
 from ._sqlite_schema import entry_from_row
 
-__all__ = ["JOURNAL_GLOB", "Journal", "has_orphan", "replay_orphans"]
+__all__ = ["JOURNAL_GLOB", "Journal", "has_orphan", "record_line", "replay_orphans"]
 
 logger = logging.getLogger("holysheep.ledger")
 
@@ -94,26 +94,32 @@ class Journal:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
+        """Held while a record is put in (and while records are finished): a caller that keeps
+        its own queue in journal order puts records in with ``put`` under it."""
         self._segments: deque[_Segment] = deque()
         self._pid = pid()
 
     def append(self, row: Sequence[Any], models: tuple[str, ...], hold_id: str | None) -> None:
-        """Write one record (a copy into the mapped file); raises ``OSError`` when the disk
-        refuses a new file."""
-        line = _line([row, models, hold_id])
-        with self._lock:
-            segments = self._segments
-            if segments and segments[-1].size + len(line) <= segments[-1].space and (
-                self._pid == pid()
-            ):
-                segments[-1].put(line)
-            else:
-                self._current(len(line)).put(line)
+        """Write one record; raises ``OSError`` when the disk refuses a new file."""
+        line = record_line(row, models, hold_id)
+        with self.lock:
+            self.put(line)
+
+    def put(self, line: bytes) -> None:
+        """Write one ``record_line`` (a copy into the mapped file), ``lock`` held; raises
+        ``OSError`` when the disk refuses a new file."""
+        segments = self._segments
+        if segments and segments[-1].size + len(line) <= segments[-1].space and (
+            self._pid == pid()
+        ):
+            segments[-1].put(line)
+        else:
+            self._current(len(line)).put(line)
 
     def finished(self, count: int) -> None:
         """The oldest ``count`` records are committed or spooled: drop the files they emptied."""
-        with self._lock:
+        with self.lock:
             if pid() != self._pid:
                 return
             while self._segments:
@@ -133,7 +139,7 @@ class Journal:
 
     def close(self) -> None:
         """Release the files: deleted when every record is finished, else left for a replay."""
-        with self._lock:
+        with self.lock:
             mine = pid() == self._pid
             while self._segments:
                 segment = self._segments.popleft()
@@ -165,9 +171,10 @@ class Journal:
         return segment
 
 
-def _line(record: list[Any]) -> bytes:
+def record_line(row: Sequence[Any], models: tuple[str, ...], hold_id: str | None) -> bytes:
     """One journal line: compact JSON by pydantic-core (Rust, ~5x the stdlib encoder's speed),
     or by ``json`` (which escapes them) when a text holds a lone surrogate."""
+    record = [row, models, hold_id]
     try:
         return to_json(record) + b"\n"
     except PydanticSerializationError:

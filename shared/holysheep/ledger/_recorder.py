@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 from holysheep.errors import ConfigurationError
 
 from ._backend import CommitItem
-from ._journal import Journal
+from ._journal import Journal, record_line
 from ._lease import is_lease
 from ._model import LedgerEntry
 from ._refusal import refused_record
@@ -70,7 +69,6 @@ class Recorder:
         self._spool = spool
         self._after = after
         self._warned_journal = False
-        self._order = threading.Lock()
         self.writer: GroupWriter[Item] = GroupWriter(
             self._write, window_s=window_s, name="holysheep-ledger-writer",
             write_inline=None if try_commit_many is None else self._write_inline,
@@ -92,15 +90,17 @@ class Recorder:
         False (nothing queued) when the journal cannot be written: record the call directly.
         """
         row = entry_row(entry)
-        with self._order:  # journal lines and the writer's queue in the same order
+        line = record_line(row, models, hold)
+        journal = self._journal
+        with journal.lock:  # journal lines and the writer's queue in the same order
             try:
-                self._journal.append(row, models, hold)
+                journal.put(line)
             except OSError as exc:  # no crash safety: the caller records it the slow way
                 if not self._warned_journal:
                     self._warned_journal = True
                     logger.warning(
                         "holysheep: cannot write the ledger journal in %s (%s); billed calls "
-                        "are recorded one by one", self._journal.directory, exc,
+                        "are recorded one by one", journal.directory, exc,
                     )
                 return False
             self.writer.post((entry, models, hold, now, future, row), inline=inline,

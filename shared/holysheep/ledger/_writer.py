@@ -70,7 +70,7 @@ class GroupWriter(Generic[T]):
     def _reset(self) -> None:
         """Fresh state: at construction and in a forked child (the parent's thread is gone)."""
         self._pid = pid()
-        self._cond = threading.Condition()
+        self._cond = threading.Condition(threading.Lock())  # never taken twice by one thread
         self._items: list[T] = []
         self._calls: list[Call] = []
         self._first_at = 0.0
@@ -97,7 +97,8 @@ class GroupWriter(Generic[T]):
             self._reset()
         inline = inline and self._write_inline is not None
         with self._cond:
-            self._ensure_thread()
+            if self._thread is None or self._closed:
+                self._ensure_thread()
             items = self._items
             if not items:
                 self._first_at = time.monotonic()
@@ -118,6 +119,11 @@ class GroupWriter(Generic[T]):
         """Write the queued batch on this thread if it is due and nobody else is writing
         (``write_inline``; a batch it gives back goes to the thread at once)."""
         if self._write_inline is None or self._pid != pid():
+            return
+        items = self._items  # a first look without the lock: most calls find no batch due
+        if not items or (len(items) < _MAX_BATCH and time.monotonic() < self._first_at + (
+            _PATIENT_S if self._patient else self._window_s
+        )):
             return
         cond = self._cond
         with cond:
