@@ -144,3 +144,32 @@ def test_redis_keys_share_one_hash_tag(redis_url: str) -> None:
     assert keys == [
         f"holysheep:{{ledger}}:{k}" for k in ("budgets", "entries", "holds", "keys", "spent")
     ]
+
+
+def test_redis_reads_entries_an_earlier_version_stored(redis_url: str) -> None:
+    """Entries used to be stored as ``LedgerEntry.as_dict`` objects (now the SQLite row's array):
+    a ledger upgraded in place still lists them, totals them and counts them in a new budget."""
+    import json
+
+    import redis
+    from holysheep.ledger import LedgerEntry
+
+    old = LedgerEntry.from_call(call(user="alice", route={"rule": "qa"}), 1_750_000_000.0,
+                                "chatcmpl-old|req-old")
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        client.zadd("holysheep:{ledger}:entries",
+                    {json.dumps(old.as_dict()): old.ts_us / 1_000_000})
+        client.hset("holysheep:{ledger}:keys", old.key, "1")
+    finally:
+        client.close()
+    with CostLedger(redis_url, catalog=CATALOG) as ledger:
+        new = ledger.record(call(user="alice"))
+        assert new is not None
+        assert ledger.entries() == [old, new]
+        [row] = ledger.totals(group_by="user")
+        assert old.cost is not None and new.cost is not None
+        assert row.calls == 2 and row.total_usd == old.cost.total_usd + new.cost.total_usd
+        ledger.set_budget("100", scope="user", key="alice", period="all")
+        [status] = ledger.budget_status()
+        assert status.spent_usd == row.total_usd  # the window recomputed over both forms

@@ -1,11 +1,13 @@
 """The Redis ledger backend: budgets shared by any number of processes on any number of machines.
 
 Reserve and commit are Lua scripts (``_redis_lua.py``), so each is one atomic step on the server
-and one round trip for the client. Units: entries keep exact decimal strings (their JSON is
-``LedgerEntry.as_dict``); budget counters, limits and holds are integer nano-dollars (1e-9 USD),
-charges rounded up and limits down, so rounding can only ever refuse a call, never overspend.
-Totals read the entries (a sorted set scored by time) and sum them here, exactly; the time range
-is narrowed on the server. Setting a budget recomputes its window with WATCH/MULTI.
+and one round trip for the client. Units: entries keep exact decimal strings (their JSON is the
+SQLite row's array, ``ENTRY_COLUMNS`` in order, as the journal has it already; entries stored by
+earlier versions are ``LedgerEntry.as_dict`` objects, read as well); budget counters, limits and
+holds are integer nano-dollars (1e-9 USD), charges rounded up and limits down, so rounding can
+only ever refuse a call, never overspend. Totals read the entries (a sorted set scored by time)
+and sum them here, exactly; the time range is narrowed on the server. Setting a budget recomputes
+its window with WATCH/MULTI.
 
 URL: ``redis://[:password@]host:port/db[?prefix=...]`` (``rediss://`` for TLS); the key prefix
 defaults to ``holysheep:{ledger}:``. Connecting waits 2 s and a command 5 s at most unless the URL
@@ -35,6 +37,7 @@ from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_SHARE
 from ._lease_store import spend_nano
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
 from ._redis_lua import COMMIT, COMMIT_MANY, GIVE_BACK, RESERVE, RESERVE_LEASED, RESERVE_MANY
+from ._sqlite_schema import entry_from_row, entry_row
 
 __all__ = ["DEFAULT_PREFIX", "RedisBackend"]
 
@@ -110,7 +113,7 @@ class RedisBackend:
         def update(pipe: Any) -> None:
             nano = 0
             for raw in pipe.zrangebyscore(self._k_entries, since, "+inf"):
-                entry = LedgerEntry.from_dict(json.loads(raw))
+                entry = _stored_entry(raw)
                 models = (canonical(entry.model), canonical(entry.requested_model))
                 if entry.cost is not None and budget.applies(
                     entry.user, entry.app, entry.task, models
@@ -175,7 +178,7 @@ class RedisBackend:
         return keys, [
             entry.key,
             f"{entry.ts_us / 1_000_000:.6f}",
-            json.dumps(entry.as_dict(), separators=(",", ":")),
+            _json(entry_row(entry)),
             "" if cost is None else str(spend_nano(entry)),
             entry.user or "",
             entry.app or "",
@@ -196,26 +199,29 @@ class RedisBackend:
         return bool(self._commit(keys=keys, args=args))
 
     @_translated
-    def commit_many(self, items: Sequence[CommitItem], rows: Any = None) -> list[bool]:
+    def commit_many(
+        self, items: Sequence[CommitItem], rows: Sequence[tuple[Any, ...]] | None = None
+    ) -> list[bool]:
         """Group commit: one script for the batch (``COMMIT_MANY``), one round trip.
 
         The batch goes as one JSON argument: redis-py packs each argument in Python, which cost
-        more than the server's work when each entry was a script call of 17 arguments. ``rows``
-        (the SQLite form of the entries) is not needed here.
+        more than the server's work when each entry was a script call of 17 arguments. ``rows``:
+        the entries as ``entry_row`` built them already (the form the entries are stored in).
         """
         if not items:
             return []
+        if rows is None:
+            rows = [entry_row(entry) for entry, _m, _h, _n in items]
         windows: dict[int, tuple[str, str]] = {}
         records = []
-        for entry, models, hold_id, now in items:
+        for (entry, models, hold_id, now), row in zip(items, rows, strict=True):
             day = int(now // 86_400)  # UTC days: one gmtime per day seen, not two per entry
             wins = windows.get(day)
             if wins is None:
                 wins = windows[day] = (window("day", now), window("month", now))
-            cost = entry.cost
             records.append((
-                entry.key, f"{entry.ts_us / 1_000_000:.6f}", _json(entry.as_dict()),
-                "" if cost is None else str(spend_nano(entry)),
+                row[0], f"{row[3] / 1_000_000:.6f}", _json(row),
+                "" if entry.cost is None else str(spend_nano(entry)),
                 entry.user or "", entry.app or "", entry.task or "", models[0], models[-1],
                 *wins, hold_id or "",
             ))
@@ -337,7 +343,7 @@ class RedisBackend:
         low = "-inf" if query.since is None else f"{query.since.timestamp() - 1:.6f}"
         high = "+inf" if query.until is None else f"{query.until.timestamp() + 1:.6f}"
         raws = self._client.zrangebyscore(self._k_entries, low, high)
-        found = [LedgerEntry.from_dict(json.loads(r)) for r in raws]
+        found = [_stored_entry(r) for r in raws]
         return [e for e in found if matches(e, query)]
 
     @_translated
@@ -359,6 +365,15 @@ def _json(value: Any) -> str:
         return to_json(value).decode()
     except PydanticSerializationError:
         return json.dumps(value, separators=(",", ":"))
+
+
+def _stored_entry(raw: str) -> LedgerEntry:
+    """An entry from its stored JSON: the SQLite row's form (an array), or ``LedgerEntry.as_dict``
+    (an object: an entry stored by an earlier version)."""
+    data = json.loads(raw)
+    if isinstance(data, list):
+        return entry_from_row(tuple(data))
+    return LedgerEntry.from_dict(data)
 
 
 def _budget(raw: str) -> Budget:
