@@ -278,3 +278,27 @@ def test_a_batch_across_midnight_charges_each_window(tmp_path: Path) -> None:
         clock.advance(-2)
         assert {s.budget.period: s.spent_usd for s in ledger.budget_status()} == {
             "day": usd(june), "month": usd(june)}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+@pytest.mark.parametrize("size", [1, 9, 64, 65, 150])
+def test_a_batch_of_any_size_records_each_call_once(
+    backend: str, size: int, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Batches past one lookup or insert statement (the store checks and inserts in groups of
+    fixed sizes): calls recorded before, and calls twice in the batch, count once wherever they
+    fall."""
+    ledger = CostLedger(backend_url(backend, tmp_path, request), catalog=CATALOG)
+    earlier = [call() for _ in range(3)]
+    for info in earlier:
+        ledger.settle(None, info)
+    fresh = [call() for _ in range(size)]
+    batch = [*fresh, *earlier, fresh[0], fresh[-1], fresh[size // 2]]
+    items = [ledger._entry(None, info) for info in batch]
+    recorded = ledger._backend.commit_many(items)
+    assert recorded == [True] * size + [False] * 6
+    assert sorted(e.id for e in ledger.entries()) == sorted(i.id for i in [*earlier, *fresh])
+    [row] = ledger.totals(group_by="user")
+    assert row.calls == size + 3
+    assert row.total_usd == sum((usd(i) for i in [*earlier, *fresh]), Decimal(0))
+    ledger.close()

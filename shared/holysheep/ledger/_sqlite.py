@@ -94,6 +94,42 @@ def _parts(values: Sequence[T], width: int) -> Iterator[Sequence[T]]:
         yield values[start : start + step]
 
 
+_LOOKUP_SIZES = (8, 64)
+"""Dedup keys looked up per statement: a batch's keys go in groups of these fixed sizes (the last
+padded with repeats), so each statement is prepared once and kept in the connection's cache; a
+statement the size of each batch was prepared anew for every batch."""
+_LOOKUPS = {n: f"SELECT dedup FROM entries WHERE dedup IN ({', '.join('?' * n)})"
+            for n in _LOOKUP_SIZES}
+_ENTRY_WIDTH = len(ENTRY_COLUMNS.split(","))
+_ROWS_PER_INSERT = _MAX_PARAMS // _ENTRY_WIDTH
+_INSERT_FULL = INSERT_ENTRIES.format(
+    values=", ".join([f"({', '.join('?' * _ENTRY_WIDTH)})"] * _ROWS_PER_INSERT)
+)
+"""One statement for ``_ROWS_PER_INSERT`` entries (SQLite steps once, not per row)."""
+
+
+def _recorded_before(conn: sqlite3.Connection, keys: list[str]) -> set[str]:
+    """Which of ``keys`` the entries table has already, in statements of fixed sizes."""
+    seen: set[str] = set()
+    for start in range(0, len(keys), _LOOKUP_SIZES[-1]):
+        part = keys[start : start + _LOOKUP_SIZES[-1]]
+        size = next(n for n in _LOOKUP_SIZES if n >= len(part))
+        part += [part[-1]] * (size - len(part))
+        seen.update(key for (key,) in conn.execute(_LOOKUPS[size], part))
+    return seen
+
+
+def _insert_entries(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Insert entry rows (a dedup key seen before is skipped): full groups in one prepared
+    statement each, the rest row by row with the single-row statement (prepared once too)."""
+    full = len(rows) - len(rows) % _ROWS_PER_INSERT
+    for start in range(0, full, _ROWS_PER_INSERT):
+        conn.execute(_INSERT_FULL, [v for row in rows[start : start + _ROWS_PER_INSERT]
+                                    for v in row])
+    if full < len(rows):
+        conn.executemany(INSERT_ENTRY, rows[full:])
+
+
 def _translated(method: F) -> F:
     """Run ``method``; a ``sqlite3.Error`` leaves as a ``LedgerError`` naming the file."""
 
@@ -521,12 +557,7 @@ class SQLiteBackend:
             rows = [entry_row(entry) for entry, _m, _h, _n in items]
         keys = [entry.key for entry, _m, _h, _n in items]
         charges: dict[tuple[str, str], Decimal] = {}
-        seen = {
-            key for (key,) in conn.execute(
-                f"SELECT dedup FROM entries WHERE dedup IN ({', '.join('?' * len(keys))})",
-                keys,
-            )
-        }
+        seen = _recorded_before(conn, keys)
         recorded = []
         for key in keys:  # new unless recorded before, or earlier in this batch
             recorded.append(key not in seen)
@@ -534,11 +565,7 @@ class SQLiteBackend:
         drop_holds(conn, [(hold, spend_nano(entry) if new and is_lease(hold) else 0)
                           for (entry, _, hold, _), new in zip(items, recorded, strict=True)
                           if hold is not None])
-        width = len(rows[0]) if rows else 1
-        for part in _parts(rows, width):  # one statement: SQLite steps once, not per row
-            values = ", ".join([f"({', '.join('?' * width)})"] * len(part))
-            conn.execute(INSERT_ENTRIES.format(values=values),
-                         [value for row in part for value in row])
+        _insert_entries(conn, rows)
         budgets = self._budgets(conn)
         applies: dict[tuple[Any, ...], list[Budget]] = {}  # calls of one user: worked out once
         windows: dict[tuple[str, int], str] = {}  # and each window once per UTC day
