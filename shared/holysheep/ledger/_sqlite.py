@@ -567,23 +567,22 @@ class SQLiteBackend:
                           if hold is not None])
         _insert_entries(conn, rows)
         budgets = self._budgets(conn)
-        applies: dict[tuple[Any, ...], list[Budget]] = {}  # calls of one user: worked out once
-        windows: dict[tuple[str, int], str] = {}  # and each window once per UTC day
-        for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
-            if not new or entry.cost is None or not budgets:
-                continue
-            amount = entry.cost.total_usd
-            facets = (entry.user, entry.app, entry.task, models)
-            applicable = applies.get(facets)
-            if applicable is None:
-                applicable = applies[facets] = Facets.of_entry(entry, models).applicable(budgets)
-            day = int(now // 86_400)
-            for budget in applicable:
-                win = windows.get((budget.period, day))
-                if win is None:
-                    win = windows[budget.period, day] = window(budget.period, now)
-                slot = (budget.id, win)
-                charges[slot] = charges.get(slot, _ZERO) + amount
+        if budgets:  # the batch's new priced calls summed per facets and UTC day first: each
+            groups: dict[tuple[Any, ...], list[Any]] = {}  # group's budgets worked out once
+            for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
+                cost = entry.cost
+                if not new or cost is None:
+                    continue
+                key = (entry.user, entry.app, entry.task, models, int(now // 86_400))
+                group = groups.get(key)
+                if group is None:
+                    groups[key] = [cost.total_usd, now]
+                else:
+                    group[0] += cost.total_usd
+            for (user, app, task, models, _day), (amount, now) in groups.items():
+                for budget in Facets(user, app, task, models).applicable(budgets):
+                    slot = (budget.id, window(budget.period, now))
+                    charges[slot] = charges.get(slot, _ZERO) + amount
         if charges:  # every counter of the batch read in one statement and written in one
             slots = list(charges)
             known: dict[tuple[str, str], str] = {}
