@@ -13,6 +13,13 @@ committed (``flush()``), so deferred work is inside the measurement.
     python benchmarks/bench_ledger_async.py --quick
     python benchmarks/bench_ledger_async.py --before REV   # adds "<case>@before" rows: the
         # ledger package at git REV, loaded beside this one, in the same rounds
+    python benchmarks/bench_ledger_async.py --random-ids --prefill 300000   # a ledger in use:
+        # random completion ids (as relays send) into SQLite files holding 300,000 entries
+
+By default the upstream numbers its completion ids (``chatcmpl-1``, ``-2``, ...) and every ledger
+starts empty: the dedup index then takes each new key near the last one. Real ids are random, so
+in a ledger that holds many entries each new key lands on an index page of its own, and SQLite
+writes that page at commit: ``--random-ids --prefill N`` measures that case.
 
 Redis keys go under a fresh prefix and are deleted afterwards (the database is not flushed).
 Results are printed and written to ``benchmarks/results/ledger-async-latest.json``.
@@ -68,11 +75,39 @@ _server.main()
 """
 
 
+_RANDOM_IDS = ('b"chatcmpl-%d" % n', 'b"chatcmpl-" + os.urandom(14).hex().encode()')
+
+
 @contextlib.contextmanager
-def unique_server() -> Iterator[str]:
-    """``_server.py`` answering every chat call with a new id; yields its base URL."""
-    with harness.server_process(["-c", _SERVER, str(harness.HERE)]) as base_url:
+def unique_server(random_ids: bool = False) -> Iterator[str]:
+    """``_server.py`` answering every chat call with a new id (numbered, or ``random_ids`` as a
+    relay's are); yields its base URL."""
+    code = _SERVER.replace(*_RANDOM_IDS).replace("import itertools", "import itertools, os") \
+        if random_ids else _SERVER
+    with harness.server_process(["-c", code, str(harness.HERE)]) as base_url:
         yield base_url
+
+
+def prefill(path: Path, count: int) -> None:
+    """Give the SQLite ledger file at ``path`` ``count`` entries with random ids, dated a year
+    back (outside any budget window), as a ledger in use for a while holds."""
+    import secrets
+    import sqlite3
+
+    from holysheep.ledger import CostLedger
+    from holysheep.ledger._sqlite_schema import INSERT_ENTRY
+
+    CostLedger(f"sqlite:///{path}").close()  # the schema
+    start_us = int((time.time() - 365 * 86_400) * 1e6)
+    row = ("", "", "req", 0, MODEL, MODEL, None, USERS[0], None, "{}", 12, 9, 21, 0, 0, MODEL,
+           "0.000024", "0", "0.000072", "0.000096", "0.000096", "0.0007008", 0.01, 1, 0, None, 0)
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        conn.execute("BEGIN")
+        conn.executemany(INSERT_ENTRY, (
+            (f"chatcmpl-{key}|req", f"chatcmpl-{key}", *row[2:3], start_us + n, *row[4:])
+            for n, key in ((n, secrets.token_hex(14)) for n in range(count))))
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 def load_ledger_at(rev: str) -> Any:
@@ -83,14 +118,26 @@ def load_ledger_at(rev: str) -> Any:
 
 def ledgers(
     tmp: Path, redis: str | None, cleanups: list[Callable[[], None]], before: Any = None,
-    no_lease: bool = False,
+    no_lease: bool = False, entries: int = 0,
 ) -> dict[str, Callable[[], Any]]:
     """Ledger factories by case name (``None``: no ledger); Redis cleanups go to ``cleanups``.
-    ``before``: an older ``CostLedger`` class, for a ``<case>@before`` twin of each store case."""
+    ``before``: an older ``CostLedger`` class, for a ``<case>@before`` twin of each store case;
+    ``entries``: each SQLite file starts with that many (``prefill``)."""
     from holysheep.ledger import CostLedger
 
-    def budgeted(cls: Any, url: str, lease: bool = True) -> Callable[[], Any]:
-        def make() -> Any:
+
+    def sqlite(make: Callable[[str], Any], name: str) -> Callable[[], Any]:
+        path = tmp / f"{name}.db"
+
+        def open_filled() -> Any:
+            if entries:
+                prefill(path, entries)
+            return make(f"sqlite:///{path}")
+
+        return open_filled
+
+    def budgeted(cls: Any, lease: bool = True) -> Callable[[str], Any]:
+        def make(url: str) -> Any:
             ledger = cls(url)
             for user in USERS:
                 ledger.set_budget("1000000", scope="user", key=user, period="day")
@@ -110,21 +157,20 @@ def ledgers(
     for cls, tag in ((CostLedger, ""), (before, "@before")):
         if cls is None:
             continue
-        cases[f"sqlite{tag}"] = functools.partial(cls, f"sqlite:///{tmp / f'plain{tag}.db'}")
-        cases[f"sqlite+budgets{tag}"] = budgeted(cls, f"sqlite:///{tmp / f'budgets{tag}.db'}")
+        cases[f"sqlite{tag}"] = sqlite(cls, f"plain{tag}")
+        cases[f"sqlite+budgets{tag}"] = sqlite(budgeted(cls), f"budgets{tag}")
         if no_lease and not tag:
-            cases["sqlite+budgets-nolease"] = budgeted(cls, f"sqlite:///{tmp / 'nolease.db'}",
-                                                       False)
+            cases["sqlite+budgets-nolease"] = sqlite(budgeted(cls, False), "nolease")
         if redis:
             plain, drop = redis_url(redis)
             with_budgets, drop_budgets = redis_url(redis)
             cleanups += [drop, drop_budgets]
             cases[f"redis{tag}"] = functools.partial(cls, plain)
-            cases[f"redis+budgets{tag}"] = budgeted(cls, with_budgets)
+            cases[f"redis+budgets{tag}"] = functools.partial(budgeted(cls), with_budgets)
             if no_lease and not tag:
                 without, drop_without = redis_url(redis)
                 cleanups.append(drop_without)
-                cases["redis+budgets-nolease"] = budgeted(cls, without, False)
+                cases["redis+budgets-nolease"] = functools.partial(budgeted(cls, False), without)
     order = ("none", "memory", "sqlite", "sqlite@before", "sqlite+budgets",
              "sqlite+budgets@before", "sqlite+budgets-nolease", "redis", "redis@before",
              "redis+budgets", "redis+budgets@before", "redis+budgets-nolease")
@@ -301,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redis", default=os.environ.get("HOLYSHEEP_TEST_REDIS"), help="a Redis URL to include"
     )
+    parser.add_argument("--random-ids", action="store_true",
+                        help="the upstream's completion ids are random, as a relay's are")
+    parser.add_argument("--prefill", type=int, default=0, metavar="N",
+                        help="each SQLite ledger starts with N entries of random ids")
     parser.add_argument("--json", type=Path, default=harness.HERE / "results" /
                         "ledger-async-latest.json")
     args = parser.parse_args(argv)
@@ -310,10 +360,10 @@ def main(argv: list[str] | None = None) -> int:
     async_best: dict[str, tuple[float, float]] = {}
     sync_best: dict[str, float] = {}
     paired: dict[str, float] = {}
-    with tempfile.TemporaryDirectory() as tmp, unique_server() as base_url:
+    with tempfile.TemporaryDirectory() as tmp, unique_server(args.random_ids) as base_url:
         cleanups: list[Callable[[], None]] = []
         before = load_ledger_at(args.before) if args.before else None
-        cases = ledgers(Path(tmp), args.redis, cleanups, before, args.no_lease)
+        cases = ledgers(Path(tmp), args.redis, cleanups, before, args.no_lease, args.prefill)
         if args.only:
             cases = {n: make for n, make in cases.items() if n == "none" or n in args.only}
         try:
