@@ -110,7 +110,7 @@ class Metering:
             return
         try:
             soon = getattr(ledger, "_settle_soon", None)
-            if soon is not None and soon(self._reservation, info):
+            if soon is not None and soon(self._reservation, info, on_loop=self._loop):
                 return  # journaled and queued: the writer records it within milliseconds
             if self._loop and getattr(ledger, "url", None) != "memory":
                 _in_background(ledger, self._reservation, info)

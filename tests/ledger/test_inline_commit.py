@@ -302,3 +302,28 @@ def test_a_batch_of_any_size_records_each_call_once(
     assert row.calls == size + 3
     assert row.total_usd == sum((usd(i) for i in [*earlier, *fresh]), Decimal(0))
     ledger.close()
+
+
+def test_an_asettle_cancelled_while_it_waits_still_records_the_call_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The caller of ``asettle`` gives up (its task is cancelled) before the batch commits: the
+    billed call is committed all the same, once, and the other calls of its batch are answered."""
+    ledger = CostLedger(f"sqlite:///{tmp_path / 'ledger.db'}", catalog=CATALOG)
+    infos = [call() for _ in range(4)]
+
+    async def settle_all() -> list[object]:
+        tasks = [asyncio.create_task(ledger.asettle(None, info)) for info in infos]
+        await asyncio.sleep(0)  # every record is posted; their batch is not committed yet
+        tasks[1].cancel()
+        # bounded: a batch whose answering broke on the cancelled caller never answers the rest
+        return await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 60)
+
+    outcomes = asyncio.run(settle_all())
+    assert isinstance(outcomes[1], asyncio.CancelledError)
+    assert [e.id for e in outcomes if not isinstance(e, BaseException)] == [  # type: ignore[attr-defined]
+        infos[0].id, infos[2].id, infos[3].id]
+    assert ledger.flush(timeout=60)
+    assert sorted(e.id for e in ledger.entries()) == sorted(i.id for i in infos)
+    assert "writer failed" not in caplog.text
+    ledger.close()

@@ -86,9 +86,9 @@ class AsyncMixin(RecordMixin):
         from concurrent.futures import Future
 
         future: Future[LedgerEntry | None] = Future()
-        if not recorder.post(*self._entry(reservation, info), future):
-            return await self._off_loop(self.settle, reservation, info)
-        return await asyncio.wrap_future(future)
+        recorder.post(*self._entry(reservation, info), future, unjournaled=True)
+        # shielded: a caller cancelled meanwhile leaves the record queued, committed all the same
+        return await asyncio.shield(asyncio.wrap_future(future))
 
     async def arelease(self, reservation: Reservation | None) -> None:
         """``release`` without blocking the event loop."""

@@ -47,14 +47,19 @@ class RecordMixin(HoldsMixin):
         self._drain()
         return entry if recorded else None
 
-    def _settle_soon(self, reservation: Reservation | None, info: CallInfo) -> bool:
+    def _settle_soon(
+        self, reservation: Reservation | None, info: CallInfo, *, on_loop: bool = False
+    ) -> bool:
         """Group commit: journal the record and queue it for the writer; False when this
-        ledger has no writer (record it with ``settle``/``asettle``). Never waits on the store:
-        the caller commits a due batch itself only if the store's lock is free right now
-        (``try_commit_many``), sparing the writer thread's GIL hand-offs.
+        ledger has no writer (record it with ``settle``/``asettle``), or the journal cannot be
+        written and the caller is not ``on_loop`` (an event loop's call is queued all the same).
+        Never waits on the store: the caller commits a due batch itself only if the store's
+        lock is free right now (``try_commit_many``), sparing the writer thread's GIL hand-offs.
         """
         recorder = self._recorder
-        return recorder is not None and recorder.post(*self._entry(reservation, info), inline=True)
+        return recorder is not None and recorder.post(
+            *self._entry(reservation, info), inline=True, unjournaled=on_loop
+        )
 
     def _entry(
         self, reservation: Reservation | None, info: CallInfo

@@ -36,10 +36,11 @@ __all__ = ["Recorder"]
 logger = logging.getLogger("holysheep.ledger")
 
 Item = tuple[
-    LedgerEntry, tuple[str, ...], "str | None", float, "Future[Any] | None", tuple[Any, ...]
+    LedgerEntry, tuple[str, ...], "str | None", float, "Future[Any] | None", tuple[Any, ...], bool
 ]
-"""A posted record: entry, models, hold id, now, a future for whoever waits on its outcome, and
-the entry as a row (``entry_row``: the journal's form, and the SQLite backend's)."""
+"""A posted record: entry, models, hold id, now, a future for whoever waits on its outcome, the
+entry as a row (``entry_row``: the journal's form, and the SQLite backend's), and whether its
+journal line was written."""
 Spooler = Callable[[LedgerEntry, tuple[str, ...], "str | None", BaseException], None]
 _UPKEEP_EVERY = 32
 """Inline batches between two upkeep runs on the writer thread."""
@@ -83,11 +84,15 @@ class Recorder:
         future: Future[Any] | None = None,
         *,
         inline: bool = False,
+        unjournaled: bool = False,
     ) -> bool:
         """Journal the record and queue it for the next batch; returns at once. ``inline``:
         if a batch is due and the store's lock is free, this caller commits it (never waiting).
 
-        False (nothing queued) when the journal cannot be written: record the call directly.
+        When the journal cannot be written: with ``unjournaled`` (an event loop's caller, which
+        must not wait on the store) the record is queued all the same, held in memory until its
+        batch commits (flushed at ``close()`` and at exit; a crash before then loses it);
+        otherwise False, nothing queued: the caller records the call directly.
         """
         row = entry_row(entry)
         line = record_line(row, models, hold)
@@ -95,15 +100,20 @@ class Recorder:
         with journal.lock:  # journal lines and the writer's queue in the same order
             try:
                 journal.put(line)
-            except OSError as exc:  # no crash safety: the caller records it the slow way
+                journaled = True
+            except OSError as exc:  # no crash safety
                 if not self._warned_journal:
                     self._warned_journal = True
                     logger.warning(
                         "holysheep: cannot write the ledger journal in %s (%s); billed calls "
-                        "are recorded one by one", journal.directory, exc,
+                        "are recorded one by one, or on an event loop held in memory until "
+                        "their batch commits (a crash before then loses them)",
+                        journal.directory, exc,
                     )
-                return False
-            self.writer.post((entry, models, hold, now, future, row), inline=inline,
+                if not unjournaled:
+                    return False
+                journaled = False
+            self.writer.post((entry, models, hold, now, future, row, journaled), inline=inline,
                              patient=future is None and (hold is None or is_lease(hold)))
         if inline:
             self.writer.write_due()
@@ -128,7 +138,7 @@ class Recorder:
             recorded = self._commit_many(*_split(items))
         except Exception as exc:  # LedgerError, or a backend's own bug: keep every record
             self._one_by_one(items, exc)
-            self._journal.finished(len(items))
+            self._journal.finished(_journaled(items))
             return
         assert recorded is not None
         self._finished(items, recorded)
@@ -155,7 +165,7 @@ class Recorder:
 
     def _keep(self, item: Item, exc: BaseException) -> None:
         """Spool one record the store did not take, and answer whoever waits on it."""
-        entry, models, hold, _now, future, _row = item
+        entry, models, hold, _now, future, _row, _journaled = item
         try:
             self._spool(entry, models, hold, exc)
         except Exception:  # the warning itself, under warnings-as-errors
@@ -183,10 +193,10 @@ class Recorder:
 
     def _finished(self, items: list[Item], recorded: list[bool]) -> None:
         """A batch is committed: answer whoever waits, drop its journal lines."""
-        for (entry, _m, _h, _n, future, _r), new in zip(items, recorded, strict=True):
+        for (entry, _m, _h, _n, future, _r, _j), new in zip(items, recorded, strict=True):
             if future is not None:
                 future.set_result(entry if new else None)
-        self._journal.finished(len(items))
+        self._journal.finished(_journaled(items))
 
     def _replay(self) -> None:
         """After a commit on the writer thread: replay spooled records, if any wait."""
@@ -207,4 +217,9 @@ class Recorder:
 
 def _split(items: list[Item]) -> tuple[list[CommitItem], list[tuple[Any, ...]]]:
     """A batch as ``commit_many`` takes it: the commit items and the entries' rows."""
-    return [(e, m, h, n) for e, m, h, n, _f, _r in items], [item[5] for item in items]
+    return [(e, m, h, n) for e, m, h, n, _f, _r, _j in items], [item[5] for item in items]
+
+
+def _journaled(items: list[Item]) -> int:
+    """How many of ``items`` have a journal line (all of them unless the disk refused one)."""
+    return sum(1 for item in items if item[6])
