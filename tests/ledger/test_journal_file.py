@@ -8,20 +8,25 @@ system that cannot map files the journal writes its records instead, with the sa
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from holysheep.ledger import _journal
+from holysheep import HolySheepClient
+from holysheep.ledger import CostLedger, _journal
 from holysheep.ledger._journal import Journal, replay_orphans
 from holysheep.ledger._model import LedgerEntry
 from holysheep.ledger._sqlite_schema import entry_row
 
 from .helpers import call
+from .test_wire_speed import HELLO, _unique_upstream
 
 
 def _row(n: int) -> tuple[object, ...]:
@@ -46,6 +51,7 @@ def _replayed(directory: Path) -> list[str]:
 _KILLED = """
 import os, signal, sys
 from pathlib import Path
+from typing import Any
 from holysheep.ledger._journal import Journal
 from tests.ledger.test_journal_file import _row
 
@@ -105,13 +111,29 @@ def _number(key: str) -> int:
     return int(key.split("|")[0].removeprefix("call-"))
 
 
-def test_without_a_mapping_the_journal_writes_its_records(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _no_mmap(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
-        raise OSError(19, "No such device")  # what mmap says on a file system without it
+        raise OSError(errno.ENODEV, "No such device")  # mmap on a file system without it
 
     monkeypatch.setattr(_journal.mmap, "mmap", refuse)
+
+
+def _no_fallocate(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(_journal.os, "posix_fallocate", raising=False)  # as on macOS
+
+
+def _fallocate_unsupported(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.EOPNOTSUPP, "Operation not supported")
+
+    monkeypatch.setattr(_journal.os, "posix_fallocate", refuse)
+
+
+@pytest.mark.parametrize("system", [_no_mmap, _no_fallocate, _fallocate_unsupported])
+def test_where_a_file_cannot_be_mapped_the_journal_writes_its_records(
+    system: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    system(monkeypatch)
     journal = Journal(tmp_path)
     for n in range(3):
         journal.append(_row(n), ("gpt-4.1", "gpt-4.1"), None)
@@ -120,6 +142,27 @@ def test_without_a_mapping_the_journal_writes_its_records(
     journal.close()  # one record unfinished: the file stays for a replay
     assert _replayed(tmp_path) == ["call-7|req-7"]
     assert list(tmp_path.glob("journal-*")) == []
+
+
+def test_a_full_disk_refuses_the_journal_and_the_call_is_still_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No room for a journal file: the ledger says so once and records each call directly (the
+    mapping is never made over space the disk does not have)."""
+    def full(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_journal.os, "posix_fallocate", full)
+    ledger = CostLedger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with _unique_upstream() as up, HolySheepClient("hs-test-key", up.base_url,
+                                                   ledger=ledger) as client:
+        ids = [client.chat(model="gpt-4.1", messages=HELLO).id for _ in range(3)]
+        ids.append(asyncio.run(client.achat(model="gpt-4.1", messages=HELLO)).id)
+    ledger.flush()
+    assert sorted(e.id for e in ledger.entries()) == sorted(ids)
+    assert caplog.text.count("cannot write the ledger journal") == 1
+    assert list(ledger.spool_dir.glob("journal-*")) == []
+    ledger.close()
 
 
 def test_records_past_a_file_start_a_new_one_and_the_old_goes_once_done(

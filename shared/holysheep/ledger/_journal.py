@@ -19,6 +19,7 @@ written with ``pwrite`` instead.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import mmap
@@ -59,13 +60,15 @@ class _Segment:
 
     __slots__ = ("done", "fd", "map", "path", "size", "space", "written")
 
-    def __init__(self, path: Path, fd: int, space: int) -> None:
+    def __init__(self, path: Path, fd: int, space: int, *, mapped: bool) -> None:
         self.path, self.fd, self.space = path, fd, space
         self.written = self.done = self.size = 0
-        try:
-            self.map: mmap.mmap | None = mmap.mmap(fd, space)
-        except (OSError, ValueError):  # a file system that cannot map files: pwrite instead
-            self.map = None
+        self.map: mmap.mmap | None = None
+        if mapped:
+            try:
+                self.map = mmap.mmap(fd, space)
+            except (OSError, ValueError):  # a file system that cannot map files: pwrite instead
+                self.map = None
 
     def put(self, line: bytes) -> None:
         """Copy ``line`` in after the records already there."""
@@ -160,8 +163,7 @@ class Journal:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             space = max(_SEGMENT_BYTES, room)
-            os.posix_fallocate(fd, 0, space)
-            segment = _Segment(path, fd, space)
+            segment = _Segment(path, fd, space, mapped=_allocated(fd, space))
         except BaseException:
             os.close(fd)
             with contextlib.suppress(OSError):
@@ -169,6 +171,24 @@ class Journal:
             raise
         self._segments.append(segment)
         return segment
+
+
+def _allocated(fd: int, space: int) -> bool:
+    """Reserve ``space`` bytes of disk for a new journal file. True: it may be mapped; False where
+    the system cannot reserve space ahead (no ``posix_fallocate``, as on macOS, or a file system
+    without it): its records are then written with ``pwrite``, which reports a full disk as an
+    error, where a store into a mapped page the disk has no room for would kill the process.
+    Raises ``OSError`` when the disk is full."""
+    allocate = getattr(os, "posix_fallocate", None)
+    if allocate is None:
+        return False
+    try:
+        allocate(fd, 0, space)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            return False
+        raise
+    return True
 
 
 def record_line(row: Sequence[Any], models: tuple[str, ...], hold_id: str | None) -> bytes:
