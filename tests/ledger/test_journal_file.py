@@ -181,3 +181,17 @@ def test_records_past_a_file_start_a_new_one_and_the_old_goes_once_done(
     journal.close()  # the last file holds an unfinished record: it stays, whole, for a replay
     replayed = _replayed(tmp_path)  # (its finished records count once: the dedup key)
     assert replayed == [f"call-{n}|req-{n}" for n in range(40 - len(replayed), 40)]
+
+
+def test_without_a_journal_a_loop_that_ends_right_after_a_call_keeps_its_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No journal at all (no ``fcntl``, as on Windows): ``asyncio.run`` returning right after
+    ``achat`` must not cancel the call's settle before it ran."""
+    monkeypatch.setattr(Journal, "available", False)
+    ledger = CostLedger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with _unique_upstream() as up, HolySheepClient("hs-test-key", up.base_url,
+                                                   ledger=ledger) as client:
+        ids = [asyncio.run(client.achat(model="gpt-4.1", messages=HELLO)).id for _ in range(3)]
+    assert sorted(e.id for e in ledger.entries()) == sorted(ids)
+    ledger.close()
