@@ -65,10 +65,8 @@ class _Segment:
         self.written = self.done = self.size = 0
         self.map: mmap.mmap | None = None
         if mapped:
-            try:
+            with contextlib.suppress(OSError, ValueError):  # cannot map files: pwrite instead
                 self.map = mmap.mmap(fd, space)
-            except (OSError, ValueError):  # a file system that cannot map files: pwrite instead
-                self.map = None
 
     def put(self, line: bytes) -> None:
         """Copy ``line`` in after the records already there."""
@@ -112,13 +110,7 @@ class Journal:
     def put(self, line: bytes) -> None:
         """Write one ``record_line`` (a copy into the mapped file), ``lock`` held; raises
         ``OSError`` when the disk refuses a new file."""
-        segments = self._segments
-        if segments and segments[-1].size + len(line) <= segments[-1].space and (
-            self._pid == pid()
-        ):
-            segments[-1].put(line)
-        else:
-            self._current(len(line)).put(line)
+        self._current(len(line)).put(line)
 
     def finished(self, count: int) -> None:
         """The oldest ``count`` records are committed or spooled: drop the files they emptied."""
