@@ -195,3 +195,39 @@ def test_without_a_journal_a_loop_that_ends_right_after_a_call_keeps_its_record(
         ids = [asyncio.run(client.achat(model="gpt-4.1", messages=HELLO)).id for _ in range(3)]
     assert sorted(e.id for e in ledger.entries()) == sorted(ids)
     ledger.close()
+
+
+def test_a_disk_that_fills_and_frees_mid_run_loses_nothing_and_leaves_no_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some records of a batch have a journal line, some do not (the disk refused it): each
+    call is recorded once and the journal counts only its own lines as finished, so nothing is
+    left behind for a replay and nothing is replayed twice."""
+    real_put = Journal.put
+    refused = {"left": 0}
+
+    def put(self: Journal, line: bytes) -> None:
+        if refused["left"]:
+            refused["left"] -= 1
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_put(self, line)
+
+    monkeypatch.setattr(Journal, "put", put)
+    ledger = CostLedger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    infos = [call() for _ in range(9)]
+
+    async def settle_all() -> None:  # on the loop, within one batch's window: none committed
+        for n, info in enumerate(infos):
+            if n in (2, 6):
+                refused["left"] = 2  # this call and the next find the disk full
+            assert ledger._settle_soon(None, info, on_loop=True)
+
+    asyncio.run(settle_all())
+    [journal] = ledger.spool_dir.glob("journal-*")
+    pending = [json.loads(line)[0][1] for line in _journal._records(journal.read_bytes())]
+    assert pending == [i.id for n, i in enumerate(infos) if n not in (2, 3, 6, 7)]
+    assert ledger.flush(timeout=60)
+    assert sorted(e.id for e in ledger.entries()) == sorted(i.id for i in infos)
+    assert _journal._records(journal.read_bytes()) == []  # every line finished, none left
+    ledger.close()
+    assert list(ledger.spool_dir.glob("journal-*")) == []
