@@ -51,22 +51,25 @@ TARGETS = {"sqlite": 0.85, "redis": 0.80}
 """Async calls/s of each ledger as a share of the no-ledger client (issue #14)."""
 
 _SERVER = r"""
-import itertools, sys
+import itertools, sys, time
 sys.path.insert(0, sys.argv[1])
 import _server
 
 class UniqueRoutes(_server.Routes):
-    # every chat answer gets a new completion id, as a relay's do (the ledger's dedup key)
+    # every chat answer gets a new completion id and the current second as its "created", as a
+    # relay's do (together they make the ledger's dedup key)
     def __init__(self, *args):
         super().__init__(*args)
         body = _server.completion_body()
-        self._head, self._tail = body.split(b"chatcmpl-bench", 1)
+        self._head, tail = body.split(b"chatcmpl-bench", 1)
+        self._mid, self._tail = tail.split(b'"created":%d' % _server.CREATED, 1)
         self._ids = itertools.count(1)
 
     def answer(self, request_line, body):
         if request_line.startswith(b"POST /v1/chat/completions ") and b'"stream"' not in body:
             n = next(self._ids)
-            return _server._response(self._head + b"chatcmpl-%d" % n + self._tail)
+            return _server._response(self._head + b"chatcmpl-%d" % n + self._mid
+                                     + b'"created":%d' % time.time() + self._tail)
         return super().answer(request_line, body)
 
 _server.Routes = UniqueRoutes
@@ -88,9 +91,11 @@ def unique_server(random_ids: bool = False) -> Iterator[str]:
         yield base_url
 
 
-def prefill(path: Path, count: int) -> None:
-    """Give the SQLite ledger file at ``path`` ``count`` entries with random ids, dated a year
-    back (outside any budget window), as a ledger in use for a while holds."""
+def prefill(path: Path, count: int, created_first: bool = True) -> None:
+    """Give the SQLite ledger file at ``path`` ``count`` entries with random ids, spread over the
+    year before now (outside any budget window), as a ledger in use for a while holds; their keys
+    are led by their time (``dedup_key``), or are the ids alone (``created_first=False``, as the
+    ledger at ``--before`` revisions older than that key wrote them)."""
     import secrets
     import sqlite3
 
@@ -98,14 +103,20 @@ def prefill(path: Path, count: int) -> None:
     from holysheep.ledger._sqlite_schema import INSERT_ENTRY
 
     CostLedger(f"sqlite:///{path}").close()  # the schema
-    start_us = int((time.time() - 365 * 86_400) * 1e6)
+    start = int(time.time()) - 365 * 86_400
+    step = 365 * 86_400 / max(count, 1)
     row = ("", "", "req", 0, MODEL, MODEL, None, USERS[0], None, "{}", 12, 9, 21, 0, 0, MODEL,
            "0.000024", "0", "0.000072", "0.000096", "0.000096", "0.0007008", 0.01, 1, 0, None, 0)
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        for n in range(count):
+            created, call_id = int(start + n * step), f"chatcmpl-{secrets.token_hex(14)}"
+            key = f"{created:010d}|{call_id}|req" if created_first else f"{call_id}|req"
+            yield (key, call_id, *row[2:3], created * 1_000_000, *row[4:])
+
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
         conn.execute("BEGIN")
-        conn.executemany(INSERT_ENTRY, (
-            (f"chatcmpl-{key}|req", f"chatcmpl-{key}", *row[2:3], start_us + n, *row[4:])
-            for n, key in ((n, secrets.token_hex(14)) for n in range(count))))
+        conn.executemany(INSERT_ENTRY, rows())
         conn.execute("COMMIT")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
@@ -131,7 +142,7 @@ def ledgers(
 
         def open_filled() -> Any:
             if entries:
-                prefill(path, entries)
+                prefill(path, entries, created_first=not name.endswith("@before"))
             return make(f"sqlite:///{path}")
 
         return open_filled

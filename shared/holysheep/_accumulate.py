@@ -184,7 +184,7 @@ class StreamAccumulator:
         model = chunk.model
         if model:
             self.model = model
-        if self.created is None:
+        if not self.created:  # azure-stream-model-router: the first chunk says 0
             self.created = chunk.created
         if chunk.system_fingerprint:
             self.system_fingerprint = chunk.system_fingerprint

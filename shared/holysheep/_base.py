@@ -449,6 +449,7 @@ class _ClientBase:
             request_id=request_id,
             route=route,
             estimated=billed.estimated,
+            created=completion.created,
         )
         completion.__pydantic_private__["_call_info"] = info  # skips BaseModel.__setattr__
         logger.debug(

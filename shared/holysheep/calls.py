@@ -58,6 +58,9 @@ class CallInfo:
     estimated: bool = False
     """True when ``usage`` (and so ``cost``) was estimated rather than reported by the relay:
     a stream cut before its usage chunk, or usage the relay reported that could not be true."""
+    created: int | None = None
+    """The completion's ``created`` (epoch seconds) as the relay stamped it; ``None`` when it
+    gave none. It leads the ledger's dedup key, so keys come in time order (see ``LedgerEntry``)."""
 
     def as_metadata(self) -> dict[str, Any]:
         """A plain dict for framework metadata slots (JSON-friendly; money as floats).

@@ -131,9 +131,9 @@ def test_a_record_keeps_every_usage_and_cost_field() -> None:
                 Decimal("3.066"))
     info = CallInfo(id="a", requested_model="auto", model="m", usage=Usage(10, 5, 16, 4, 2),
                     cost=cost, attribution=Attribution(task="qa"), latency_s=1.0, attempts=2,
-                    streamed=False, request_id="req-1", estimated=True)
+                    streamed=False, request_id="req-1", estimated=True, created=1_767_225_600)
     _, again = decode_ok(encode_ok(completion, info))
     assert again is not None
-    assert (again.usage, again.cost, again.request_id, again.estimated) == (
-        info.usage, cost, "req-1", True)
+    assert (again.usage, again.cost, again.request_id, again.estimated, again.created) == (
+        info.usage, cost, "req-1", True, 1_767_225_600)
     assert (again.requested_model, again.model, again.attribution.task) == ("auto", "m", "qa")

@@ -308,6 +308,7 @@ def test_call_info_prices_the_served_model_once(client, emulator, side) -> None:
         "docs-bot",
     )
     assert info.attribution.tags["team"] == "search"
+    assert info.created == reply.created > 0  # the relay's stamp: it leads the ledger's key
     assert info.usage.cached_tokens == 4
     spec = client.catalog.get("gpt-4.1")
     expected = client.catalog.cost("gpt-4.1", info.usage)
@@ -323,6 +324,7 @@ def test_stream_call_info_after_exhaustion(client, emulator, side) -> None:
     _, completion = stream(client, side, task="summarization")
     info = completion.call_info
     assert info.streamed and info.attempts == 2
+    assert info.created == completion.created > 0
     assert info.usage.total_tokens == completion.usage.total_tokens
     assert info.cost is not None and info.attribution.task == "summarization"
 

@@ -173,10 +173,11 @@ def test_reasoning_details_are_kept() -> None:
     assert details and all(d["type"] == "reasoning.text" for d in details)
 
 
-def test_azure_empty_first_chunk_does_not_blank_the_id() -> None:
+def test_azure_empty_first_chunk_does_not_blank_the_id_or_time() -> None:
     acc, _ = run("azure-stream-model-router")
     assert acc.result().id.startswith("chatcmpl-")
     assert acc.result().model == "gpt-5-nano-2025-08-07"
+    assert acc.result().created == 1762317021  # the first chunk's "created": 0 is no time
 
 
 def test_error_event_in_200_stream_raises_stream_error_with_partial() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from holysheep.calls import Attribution, CallInfo
 from holysheep.catalog import ModelCatalog
@@ -34,6 +34,10 @@ class Clock:
 _counter = iter(range(1, 10**9))
 
 
+CREATED_FROM = 1_767_225_600
+"""2026-01-01T00:00:00Z: ``call``'s first ``created``."""
+
+
 def call(
     model: str = "gpt-4.1",
     *,
@@ -49,8 +53,10 @@ def call(
     request_id: str | None = "auto",
     priced: bool = True,
     route: Any = None,
+    created: int | Literal["auto"] | None = "auto",
 ) -> CallInfo:
-    """A billed call as the client would describe it, priced by the shipped catalogue."""
+    """A billed call as the client would describe it, priced by the shipped catalogue (a relay
+    stamps ``created`` in epoch seconds: by default one second after the previous call's)."""
     n = next(_counter)
     usage = Usage(prompt, completion, prompt + completion, cached, 0)
     cost = CATALOG.cost(model, usage) if priced else None
@@ -66,6 +72,7 @@ def call(
         streamed=False,
         request_id=f"req_{n}" if request_id == "auto" else request_id,
         route=route,
+        created=CREATED_FROM + n if created == "auto" else created,
     )
 
 

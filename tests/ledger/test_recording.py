@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from holysheep.ledger import CostLedger, LedgerEntry
+from holysheep.ledger._model import dedup_key
 
 from .helpers import CATALOG, Clock, call, usd
 
@@ -33,16 +34,47 @@ def test_each_call_is_recorded_exactly_once(ledger: CostLedger) -> None:
     assert len(ledger.entries()) == 1
 
 
-def test_the_key_is_call_id_and_request_id(ledger: CostLedger) -> None:
-    ledger.record(call(call_id="chatcmpl-1", request_id="req_a"))
-    assert ledger.record(call(call_id="chatcmpl-1", request_id="req_b")) is not None
-    assert ledger.record(call(call_id="chatcmpl-1", request_id="req_a")) is None
-    assert ledger.record(call(call_id="chatcmpl-2", request_id=None)) is not None
-    assert ledger.record(call(call_id="chatcmpl-2", request_id=None)) is None
+def test_the_key_is_created_time_call_id_and_request_id(ledger: CostLedger) -> None:
+    at = 1_767_225_600
+    ledger.record(call(call_id="chatcmpl-1", request_id="req_a", created=at))
+    assert ledger.record(call(call_id="chatcmpl-1", request_id="req_b", created=at)) is not None
+    assert ledger.record(call(call_id="chatcmpl-1", request_id="req_a", created=at)) is None
+    assert ledger.record(call(call_id="chatcmpl-2", request_id=None, created=at)) is not None
+    assert ledger.record(call(call_id="chatcmpl-2", request_id=None, created=at)) is None
+    # a relay that reuses an id (no request id) a second later has made another call
+    assert ledger.record(call(call_id="chatcmpl-2", request_id=None, created=at + 1)) is not None
     # nothing identifies these calls: each is recorded (it cannot be deduplicated)
-    assert ledger.record(call(call_id="", request_id=None)) is not None
-    assert ledger.record(call(call_id="", request_id=None)) is not None
-    assert len(ledger.entries()) == 5
+    assert ledger.record(call(call_id="", request_id=None, created=at)) is not None
+    assert ledger.record(call(call_id="", request_id=None, created=at)) is not None
+    assert len(ledger.entries()) == 6
+
+
+def test_the_relays_created_time_leads_the_key_so_keys_come_in_time_order(
+    ledger: CostLedger,
+) -> None:
+    """A relay's ids are random; with its ``created`` first, each new key sorts after the last
+    (a store's unique index grows at its end). The same call recorded again still counts once."""
+    calls = [call(call_id=f"chatcmpl-{tag}", created=created)
+             for tag, created in (("zz", 1_767_225_600), ("aa", 1_767_225_601),
+                                  ("mm", 1_767_225_601), ("00", 1_767_312_000))]
+    for info in calls:
+        ledger.record(info)
+    assert all(ledger.record(info) is None for info in calls)
+    keys = [entry.key for entry in ledger.entries()]
+    assert sorted(keys) == [dedup_key(info) for info in calls[:1]] + sorted(
+        dedup_key(info) for info in calls[1:3]) + [dedup_key(calls[3])]
+    assert len(keys) == 4
+
+
+@pytest.mark.parametrize("created", [None, 0, -5, 10**13, 2**70])
+def test_a_created_that_is_no_time_leaves_the_key_as_ids_alone(
+    ledger: CostLedger, created: int | None
+) -> None:
+    info = call(call_id="chatcmpl-x", request_id="req_x", created=created)
+    entry = ledger.record(info)
+    assert entry is not None and entry.key == "chatcmpl-x|req_x"
+    assert ledger.record(info) is None
+    assert len(ledger.entries()) == 1
 
 
 def test_an_entry_keeps_everything(ledger: CostLedger, clock: Clock) -> None:
@@ -57,7 +89,7 @@ def test_an_entry_keeps_everything(ledger: CostLedger, clock: Clock) -> None:
     )
     ledger.record(info)
     [entry] = ledger.entries()
-    assert entry.key == f"{info.id}|{info.request_id}"
+    assert entry.key == f"{info.created:010d}|{info.id}|{info.request_id}"
     assert (entry.id, entry.request_id) == (info.id, info.request_id)
     assert entry.ts == datetime.fromtimestamp(clock.now, timezone.utc)
     assert (entry.model, entry.requested_model) == ("gpt-4.1-2025-04-14", "auto")

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from holysheep import BudgetExceededError, HolySheepClient, RetryPolicy
 from holysheep.ledger import CostLedger
+from holysheep.ledger._model import dedup_key
 from holysheep.testing import RelayEmulator
 from holysheep.usage import Usage
 
@@ -175,6 +176,8 @@ def test_64_concurrent_calls_and_another_process_record_each_billed_call_once(
                         args=(url, relay.base_url, other_calls, barrier, results))
     other.start()
 
+    keys: list[str] = []
+
     async def main() -> tuple[list[str], int]:
         ids: list[str] = []
         refused = 0
@@ -193,6 +196,7 @@ def test_64_concurrent_calls_and_another_process_record_each_billed_call_once(
                         refused += 1
                     else:
                         ids.append(reply.id)
+                        keys.append(dedup_key(reply.call_info))
 
             await asyncio.to_thread(barrier.wait, 120)
             await asyncio.gather(*(worker() for _ in range(64)))
@@ -211,6 +215,9 @@ def test_64_concurrent_calls_and_another_process_record_each_billed_call_once(
     recorded = [e.id for e in ledger.entries()]
     assert len(ids) + refused == calls and len(theirs["ids"]) + theirs["refused"] == other_calls
     assert sorted(recorded) == sorted(ids + theirs["ids"])  # each billed call, exactly once
+    # each under the relay's "created" first (the unique index grows at its end)
+    assert set(keys) <= {e.key for e in ledger.entries()}
+    assert all(key[:10].isdigit() and key[10] == "|" for key in keys)
     assert total.calls == len(relay.billed) and total.total_usd == billed
     assert status.spent_usd == billed <= limit and status.reserved_usd == 0
     assert refused + theirs["refused"] > 0  # the budget did bind

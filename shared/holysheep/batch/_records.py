@@ -36,6 +36,7 @@ def encode_ok(completion: ChatCompletion, info: CallInfo | None) -> str:
             "model": info.model,
             "request_id": info.request_id,
             "estimated": info.estimated,
+            "created": info.created,
             "task": info.attribution.task,
             "usage": None if usage is None else {
                 "prompt_tokens": usage.prompt_tokens,
@@ -91,6 +92,7 @@ def decode_ok(text: str) -> tuple[ChatCompletion, CallInfo | None]:
         streamed=False,
         request_id=call.get("request_id"),
         estimated=bool(call.get("estimated")),
+        created=call.get("created"),
     )
     return completion, info
 

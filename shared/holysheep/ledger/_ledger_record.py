@@ -8,7 +8,6 @@ spooled when the store does not take it, so ``settle`` never loses a billed call
 from __future__ import annotations
 
 import logging
-import uuid
 
 from holysheep.calls import CallInfo
 from holysheep.errors import LedgerError
@@ -16,7 +15,7 @@ from holysheep.errors import LedgerError
 from ._lease import is_lease
 from ._lease_store import spend_nano
 from ._ledger_holds import HoldsMixin
-from ._model import LedgerEntry, Reservation
+from ._model import LedgerEntry, Reservation, dedup_key
 from ._text import clean_entry
 
 __all__ = ["RecordMixin"]
@@ -35,8 +34,8 @@ class RecordMixin(HoldsMixin):
         method never raises ``LedgerError``, so a billed call's answer is never lost.
 
         Returns:
-            The new (or spooled) entry, or ``None`` when this call (id and request id) was
-            recorded before.
+            The new (or spooled) entry, or ``None`` when this call (``dedup_key``: its
+            created time, id and request id) was recorded before.
         """
         entry, models, hold, now = self._entry(reservation, info)
         try:
@@ -66,10 +65,7 @@ class RecordMixin(HoldsMixin):
     ) -> tuple[LedgerEntry, tuple[str, ...], str | None, float]:
         """What the store records for a billed call: entry, models, hold id, now."""
         now = self._clock()
-        if info.id or info.request_id:
-            key = f"{info.id}|{info.request_id or ''}"
-        else:  # nothing identifies the call: it cannot be deduplicated
-            key = f"anon-{uuid.uuid4().hex}"
+        key = dedup_key(info)
         entry = clean_entry(LedgerEntry.from_call(info, now, key))
         models = (self.canonical_model(info.model), self.canonical_model(info.requested_model))
         hold = reservation.id if reservation is not None and reservation.held else None

@@ -8,6 +8,7 @@ serialised form (money as exact decimal strings), used by the Redis backend and 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -30,6 +31,7 @@ __all__ = [
     "Reservation",
     "Scope",
     "TotalsRow",
+    "dedup_key",
 ]
 
 Scope = Literal["global", "user", "app", "task", "model"]
@@ -136,12 +138,35 @@ class Reservation:
     """False when no budget applied, so nothing was stored and settling only records."""
 
 
+_CREATED_MAX = 10**13
+"""A ``created`` at or above this (or at or below 0) is not a time: the key goes without it."""
+
+
+def dedup_key(info: CallInfo) -> str:
+    """What makes a billed call the same call each time it is recorded: the relay's ``created``
+    (zero-padded, so keys sort by time), its completion id and its request id; a fresh uuid
+    when it has neither id (it cannot be deduplicated).
+
+    ``created`` leads so that a store's unique index takes new keys at its end: a relay's random
+    ids alone land each on an index page of its own, and SQLite writes every such page at
+    commit (~20 µs a call in a file of 300,000 entries). Without a usable ``created`` the key
+    is ``"<call id>|<request id>"``, as earlier versions wrote it.
+    """
+    if not (info.id or info.request_id):
+        return f"anon-{uuid.uuid4().hex}"
+    key = f"{info.id}|{info.request_id or ''}"
+    created = info.created
+    if type(created) is int and 0 < created < _CREATED_MAX:
+        return f"{created:010d}|{key}"
+    return key
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    """One billed call as the ledger recorded it (exactly once per call id and request id)."""
+    """One billed call as the ledger recorded it (exactly once: ``dedup_key``)."""
 
     key: str
-    """Deduplication key: ``"<call id>|<request id>"`` (a fresh uuid when the call had neither)."""
+    """Deduplication key: ``"<created>|<call id>|<request id>"`` (``dedup_key``)."""
     id: str
     """The relay's completion id."""
     request_id: str | None

@@ -5,9 +5,9 @@ ended before its writer finished is replayed here, with the spooled records.
 
 One JSON file per record, written to a temporary name, flushed to disk and renamed into place, so
 a crash leaves a whole record or none. Replaying claims a file by renaming it (only one process or
-thread wins), commits it, then deletes it; the ledger's own dedup key (completion id and request
-id) makes a record that is committed twice count once, so a crash between commit and delete, or
-two processes replaying together, never double counts.
+thread wins), commits it, then deletes it; the ledger's own dedup key (``dedup_key``: the
+completion's created time, id and request id) makes a record that is committed twice count once,
+so a crash between commit and delete, or two processes replaying together, never double counts.
 
 A record the store refuses by itself while it answers others (``_refusal.py``: a constraint, a
 bug) is skipped and kept, its refusals counted in the file; after ``REJECT_AFTER`` of them it is

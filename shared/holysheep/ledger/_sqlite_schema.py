@@ -40,7 +40,7 @@ SCHEMA_VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     seq INTEGER PRIMARY KEY,
-    dedup TEXT NOT NULL UNIQUE,          -- '<call id>|<request id>': one row per billed call
+    dedup TEXT NOT NULL UNIQUE,          -- '<created>|<call id>|<request id>': one row a call
     call_id TEXT NOT NULL,
     request_id TEXT,
     ts_us INTEGER NOT NULL,              -- microseconds since the epoch, UTC
