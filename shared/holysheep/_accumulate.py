@@ -21,6 +21,7 @@ from .wire import (
     ToolCallDelta,
     WireUsage,
     extra_usage,
+    seconds,
     split_content,
 )
 
@@ -185,7 +186,7 @@ class StreamAccumulator:
         if model:
             self.model = model
         if not self.created:  # azure-stream-model-router: the first chunk says 0
-            self.created = chunk.created
+            self.created = seconds(chunk.created)
         if chunk.system_fingerprint:
             self.system_fingerprint = chunk.system_fingerprint
         if chunk.usage is not None:

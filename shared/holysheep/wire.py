@@ -9,10 +9,11 @@ Every field some provider omits or sends as ``null`` is optional (see
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -43,8 +44,24 @@ __all__ = [
     "ToolCallDelta",
     "WireUsage",
     "extra_usage",
+    "seconds",
     "split_content",
 ]
+
+
+def seconds(value: Any) -> int | None:
+    """A ``created`` stamp as whole epoch seconds, or ``None`` for one that is not a number: some
+    servers send a float or a string, and a field no call needs must never fail a billed answer."""
+    if type(value) is int or value is None:
+        return value
+    try:
+        return int(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+Seconds = Annotated[int | None, BeforeValidator(seconds)]
+"""``created``: whole epoch seconds, ``None`` when absent or not a number."""
 
 
 class _Wire(BaseModel):
@@ -342,7 +359,7 @@ class ChatCompletion(_Wire):
 
     id: str = ""
     object: str = "chat.completion"
-    created: int | None = None
+    created: Seconds = None
     model: str = ""
     choices: list[Choice] = []
     usage: WireUsage | None = None
@@ -401,7 +418,8 @@ class ChatCompletionChunk(_Wire):
 
     id: str | None = None
     object: str | None = None
-    created: int | None = None
+    created: Any = None
+    """As sent (not checked per chunk); the accumulated completion holds it as ``Seconds``."""
     model: str | None = None
     choices: list[ChunkChoice] = []
     usage: WireUsage | None = None
@@ -423,7 +441,7 @@ class ModelInfo(_Wire):
 
     id: str
     object: str = "model"
-    created: int | None = None
+    created: Seconds = None
     owned_by: str | None = None
 
 

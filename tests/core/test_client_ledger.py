@@ -128,3 +128,39 @@ def test_no_ledger_without_the_env_var(emulator) -> None:
     with HolySheepClient(FAKE_KEY, emulator.base_url) as client:
         client.chat(model="gpt-4.1", messages=HELLO)
         assert client.ledger is None
+
+
+@pytest.mark.parametrize(
+    ("created", "seconds"),
+    [(1764556800.75, 1764556800), ("1764556800", 1764556800), ("soon", None), (None, None),
+     (-1, -1), ([1], None)],
+)
+@pytest.mark.parametrize("streamed", [False, True])
+def test_an_odd_created_stamp_never_costs_a_billed_answer_or_its_record(
+    tmp_path, created: object, seconds: int | None, streamed: bool
+) -> None:
+    """Some servers stamp ``created`` as a float or a string; it is no field a call needs. The
+    answer comes back, its record is written once, keyed by the stamp when it is a time."""
+    from ..hostile import HostileUpstream, chunk, completion, json_response, sse_response
+
+    with HostileUpstream() as up, CostLedger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        if streamed:
+            body = [chunk("Hi", created=created), chunk(finish="stop", created=created),
+                    {**chunk(created=created), "choices": [],
+                     "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10}}]
+            up.answer(sse_response(body))
+        else:
+            up.answer(json_response(completion("Hi", created=created)))
+        with HolySheepClient(FAKE_KEY, up.base_url, retry=FAST, ledger=ledger) as client:
+            if streamed:
+                with client.stream(model="gpt-4.1", messages=HELLO) as stream:
+                    list(stream)
+                reply = stream.completion
+            else:
+                reply = client.chat(model="gpt-4.1", messages=HELLO)
+            text, info = reply.choices[0].message.content, reply.call_info
+        assert text == "Hi" and info.created == seconds
+        [entry] = ledger.entries()
+        timed = seconds is not None and seconds > 0
+        assert entry.key.startswith(f"{seconds:010d}|" if timed else "chatcmpl-hostile|")
+        assert ledger.record(info) is None  # recorded again: still once
