@@ -26,6 +26,7 @@ from ._config import check_timeout, resolve_api_key, resolve_base_url
 from ._orchestrate import Metering, route_of
 from ._secrets import Bearer, SecretHeaders
 from ._transport import USER_AGENT, query_params, safe_url, with_query
+from ._wire_repair import billed_view, repaired
 from .calls import Attribution, CallInfo
 from .errors import (
     APIError,
@@ -360,8 +361,25 @@ class _ClientBase:
         if billed.problems:  # after the ledger has the record, so a warning-as-error loses nothing
             billed.warn(info.model)
         if not answered and not call.stream:
+            private = completion.__pydantic_private__ or {}
+            unreadable = private.get("_unreadable")
+            if unreadable is not None:
+                raise self._unreadable(unreadable, request_id, info)
             raise self._no_choices(request_id, info)
         return info
+
+    @staticmethod
+    def _unreadable(preview: bytes, request_id: str | None, info: CallInfo) -> APIError:
+        """A 200 body that is not a chat completion but reports usage: billed and recorded."""
+        return APIError(
+            f"the relay answered 200 with a body that is not a chat completion: {preview!r}; "
+            "it was billed (the relay reported usage, on .usage and in any ledger); retry the "
+            "call, or try another model if it keeps happening",
+            status_code=200,
+            code="unreadable_answer",
+            request_id=request_id,
+            usage=info.usage,
+        )
 
     @staticmethod
     def _no_choices(request_id: str | None, info: CallInfo | None = None) -> UpstreamError:
@@ -405,12 +423,18 @@ class _ClientBase:
         try:
             completion = ChatCompletion.model_validate_json(body)
         except ValidationError as exc:
-            raise APIError(
-                f"the relay answered {response.status_code} with a body that is not a chat "
-                f"completion: {body[:200]!r}",
-                status_code=response.status_code,
-                request_id=response.headers.get("x-request-id"),
-            ) from exc
+            fixed = repaired(ChatCompletion, body, exc)  # wrong only in metadata: keep it
+            if fixed is None:
+                fixed = billed_view(ChatCompletion, body)  # unreadable, yet it reports a bill
+                if fixed is None:
+                    raise APIError(
+                        f"the relay answered {response.status_code} with a body that is not a "
+                        f"chat completion: {body[:200]!r}",
+                        status_code=response.status_code,
+                        request_id=response.headers.get("x-request-id"),
+                    ) from exc
+                fixed.__pydantic_private__["_unreadable"] = body[:200]  # type: ignore[index]
+            completion = fixed
         if completion.usage is None:  # groq: usage only under x_groq (fixture x_groq-usage)
             completion.usage = extra_usage(completion.__pydantic_extra__)
         return completion

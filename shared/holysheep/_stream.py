@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from . import _telemetry as telemetry
 from ._accumulate import ChoiceProgress, StreamAccumulator
 from ._body import DRAIN_BYTES, DRAIN_SECONDS, BodyLimitError, EventReader, ReadLimits, limit_error
+from ._wire_repair import repaired
 from .errors import APITimeoutError, HolySheepError, StreamError
 from .wire import ChatCompletion, ChatCompletionChunk
 
@@ -81,13 +82,16 @@ def decode_event(
     try:
         chunk = _validate_chunk(data)
     except ValidationError as exc:
-        raise StreamError(
-            f"the relay sent a malformed stream chunk ({exc.error_count()} problems): "
-            f"{data[:200]!r}",
-            request_id=request_id,
-            text=acc.text,
-            usage=acc.usage,
-        ) from exc
+        fixed = repaired(ChatCompletionChunk, data, exc)  # wrong only in metadata: keep it
+        if fixed is None:
+            raise StreamError(
+                f"the relay sent a malformed stream chunk ({exc.error_count()} problems): "
+                f"{data[:200]!r}",
+                request_id=request_id,
+                text=acc.text,
+                usage=acc.usage,
+            ) from exc
+        chunk = fixed
     acc.add(chunk, request_id)
     return chunk
 

@@ -297,6 +297,79 @@ def test_no_choices_and_no_usage_records_nothing(client, up, ledger) -> None:
     assert status.reserved_usd == 0 and status.spent_usd == 0
 
 
+METADATA_ODDITIES = [
+    ("id", 4217), ("model", ["gpt-4.1"]), ("object", 1.5), ("system_fingerprint", {"v": 1}),
+    ("finish_reason", 7), ("role", None), ("refusal", 0), ("index", "first"),
+]
+"""A field no answer, tool call or bill is read from, with a value of the wrong type."""
+
+
+def _odd(body: dict[str, Any], field: str, value: Any) -> dict[str, Any]:
+    """``body`` with ``field`` set where it belongs: the top, the first choice or its message."""
+    choice = body["choices"][0]
+    holder = {"finish_reason": choice, "index": choice}.get(field, body)
+    if field in ("role", "refusal"):
+        holder = choice.get("message", choice.get("delta"))
+    holder[field] = value
+    return body
+
+
+@pytest.mark.parametrize(("field", "value"), METADATA_ODDITIES)
+def test_a_wrong_type_in_metadata_keeps_the_answer_and_its_record(
+    client, up, ledger, side, field, value
+) -> None:
+    """Strict validation refused the whole body for, say, a numeric id: a billed answer lost."""
+    body = completion("Paris", id="chatcmpl-odd")
+    up.answer(json_response(_odd(body, field, value)))
+    reply = run_chat(client, side)
+    assert reply.text == "Paris" and reply.usage.prompt_tokens == 10
+    [entry] = ledger.entries()
+    assert entry.usage.prompt_tokens == 10 and entry.cost == reply.call_info.cost
+
+
+@pytest.mark.parametrize(("field", "value"), METADATA_ODDITIES)
+def test_a_wrong_type_in_a_chunks_metadata_keeps_the_stream(
+    client, up, ledger, side, field, value
+) -> None:
+    frames = words()
+    frames[1] = _odd(frames[1], field, value)
+    up.answer(sse_response([*frames, usage_chunk(12, 4)]))
+    stream, error = run_stream(client, side)
+    assert error is None and stream.completion.text == "".join(WORDS)
+    [entry] = ledger.entries()
+    assert entry.usage.completion_tokens == 4 and not entry.estimated
+
+
+@pytest.mark.parametrize("choices", ["Paris", [{"message": "Paris"}], [{"index": 0}], {"0": 1}])
+def test_an_unreadable_answer_that_reports_usage_is_recorded_then_raised(
+    client, up, ledger, side, choices
+) -> None:
+    """No repair reads it (its choices are wrong), but the relay billed it: recorded once."""
+    up.answer(json_response(completion("unused", choices=choices)))
+    with pytest.raises(holysheep.APIError, match=r"not a chat completion.*it was billed") as info:
+        run_chat(client, side)
+    assert info.value.status_code == 200 and info.value.code == "unreadable_answer"
+    assert info.value.usage.prompt_tokens == 10
+    [entry] = ledger.entries()
+    assert entry.usage.prompt_tokens == 10 and entry.id == "chatcmpl-hostile"
+    assert len(up.received) == 1
+
+
+def test_an_unreadable_answer_without_usage_is_refused_and_holds_nothing(
+    client, up, ledger
+) -> None:
+    ledger.set_budget("1.00")
+    body = completion("unused", choices="Paris")
+    del body["usage"]
+    up.answer(json_response(body))
+    with pytest.raises(holysheep.APIError, match="not a chat completion") as info:
+        client.chat(model="gpt-4.1", messages=HELLO)
+    assert info.value.code != "unreadable_answer"
+    assert ledger.entries() == []
+    [status] = ledger.budget_status()
+    assert status.reserved_usd == 0 and status.spent_usd == 0
+
+
 def test_groq_usage_only_under_x_groq_is_read(client, up, side) -> None:
     groq = {"id": "req_1", "usage": {"prompt_tokens": 210, "completion_tokens": 15}}
     body = completion("ok", x_groq=groq)
