@@ -513,3 +513,17 @@ def test_wire_usage_drops_negative_and_boolean_counts_but_keeps_plain_ones() -> 
         "completion_tokens_details.reasoning_tokens",
         "completion_tokens_details.audio_tokens",
     }
+
+
+def test_a_chunk_no_repair_reads_ends_the_stream_and_its_partial_is_recorded(
+    client, up, ledger, side
+) -> None:
+    """Content of the wrong type cannot be guessed: the stream ends there, billed as estimated."""
+    frames = words(finish=None)
+    frames.insert(2, {**chunk(), "choices": [{"index": 0, "delta": {"content": {"t": 1}}}]})
+    up.answer(sse_response([*frames, usage_chunk(12, 4)]))
+    _, error = run_stream(client, side)
+    assert isinstance(error, holysheep.StreamError) and "malformed" in str(error)
+    assert error.text == "".join(WORDS[:2])
+    [entry] = ledger.entries()
+    assert entry.estimated and entry.usage.prompt_tokens == PROMPT_ESTIMATE
