@@ -5,8 +5,9 @@ Some servers send a numeric ``id``, a list for ``system_fingerprint`` or a numbe
 the relay had billed. Only when validation has already failed (the happy path pays nothing),
 each field it named that is metadata is made text when it is a number, else dropped for its
 default (a message's ``role`` becomes ``"assistant"``), and the body is validated once more.
-Content, tool calls and usage are never repaired here: usage has its own checks (``WireUsage``),
-and a wrong answer is refused, not guessed.
+A ``usage`` that is not even an object is read as absent (the call's usage is then estimated);
+its counts have their own checks (``WireUsage``). Content and tool calls are never repaired: a
+wrong answer is refused, not guessed.
 """
 
 from __future__ import annotations
@@ -43,7 +44,11 @@ def repaired(model: type[M], data: bytes, error: ValidationError) -> M | None:
                 return None
             parent, key = place
             value = parent.get(key)
-            if attempt == 0 and isinstance(value, int | float):
+            if key == "usage":  # not an object at all: read as absent (the call is estimated)
+                if isinstance(value, dict):
+                    return None
+                parent.pop(key, None)
+            elif attempt == 0 and isinstance(value, int | float):
                 parent[key] = str(value)
             elif key in _STAND_INS:
                 parent[key] = _STAND_INS[key]
@@ -57,7 +62,8 @@ def repaired(model: type[M], data: bytes, error: ValidationError) -> M | None:
 
 
 def _place(payload: Any, loc: tuple[int | str, ...]) -> tuple[dict[str, Any], str] | None:
-    """The object holding the field at ``loc`` and its name, when that field is metadata.
+    """The object holding the field at ``loc`` and its name, when that field is metadata (or
+    ``usage``).
 
     ``loc`` may hold a union member's tag between real keys: whatever the payload does not
     have at that point is skipped.
@@ -68,7 +74,7 @@ def _place(payload: Any, loc: tuple[int | str, ...]) -> tuple[dict[str, Any], st
         in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
         if in_object or in_list:
             parent, key, node = node, part, node[part]
-    if not isinstance(parent, dict) or key not in METADATA:
+    if not isinstance(parent, dict) or (key not in METADATA and key != "usage"):
         return None
     return parent, key  # type: ignore[return-value]
 

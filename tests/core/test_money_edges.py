@@ -216,6 +216,17 @@ def test_a_malformed_prompt_count_keeps_the_answer(client, up, side, bad) -> Non
     assert (info.usage.prompt_tokens, info.usage.completion_tokens) == (PROMPT_ESTIMATE, 2)
 
 
+@pytest.mark.parametrize("bad", ["n/a", [], 5, True])
+def test_usage_that_is_not_an_object_keeps_the_answer_and_is_estimated(
+    client, up, ledger, side, bad
+) -> None:
+    up.answer(json_response(completion("Paris", usage=bad)))
+    reply = run_chat(client, side)
+    assert reply.text == "Paris"
+    [entry] = ledger.entries()
+    assert entry.estimated and entry.usage.prompt_tokens == PROMPT_ESTIMATE
+
+
 def test_a_malformed_cached_count_in_a_stream_keeps_the_answer(client, up, side) -> None:
     final = usage_chunk(12, 4)
     final["usage"]["prompt_tokens_details"] = {"cached_tokens": "lots"}
