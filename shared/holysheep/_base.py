@@ -24,7 +24,7 @@ from ._billed import Billed, billed_usage
 from ._body import ReadLimits
 from ._config import check_timeout, resolve_api_key, resolve_base_url
 from ._orchestrate import Metering, route_of
-from ._secrets import Bearer, SecretHeaders
+from ._secrets import Bearer, SecretHeaders, scrub
 from ._transport import USER_AGENT, query_params, safe_url, with_query
 from ._wire_repair import billed_view, repaired
 from .calls import Attribution, CallInfo
@@ -369,10 +369,10 @@ class _ClientBase:
         return info
 
     @staticmethod
-    def _unreadable(preview: bytes, request_id: str | None, info: CallInfo) -> APIError:
+    def _unreadable(preview: str, request_id: str | None, info: CallInfo) -> APIError:
         """A 200 body that is not a chat completion but reports usage: billed and recorded."""
         return APIError(
-            f"the relay answered 200 with a body that is not a chat completion: {preview!r}; "
+            f"the relay answered 200 with a body that is not a chat completion: {preview}; "
             "it was billed (the relay reported usage, on .usage and in any ledger); retry the "
             "call, or try another model if it keeps happening",
             status_code=200,
@@ -433,7 +433,8 @@ class _ClientBase:
                         status_code=response.status_code,
                         request_id=response.headers.get("x-request-id"),
                     ) from exc
-                fixed.__pydantic_private__["_unreadable"] = body[:200]  # type: ignore[index]
+                preview = scrub(repr(body[:200]))  # no raw echo of the key in later frames
+                fixed.__pydantic_private__["_unreadable"] = preview  # type: ignore[index]
             completion = fixed
         if completion.usage is None:  # groq: usage only under x_groq (fixture x_groq-usage)
             completion.usage = extra_usage(completion.__pydantic_extra__)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from holysheep import (
     APIConnectionError,
+    APIError,
     AuthenticationError,
     ConfigurationError,
     HolySheepClient,
@@ -259,3 +260,21 @@ def test_model_list_401_echo_is_clean_in_traceback_locals(side: str) -> None:
         with pytest.raises(AuthenticationError) as caught:
             client.list_models() if side == "sync" else asyncio.run(client.alist_models())
     assert_hidden(rendered(caught.value))
+
+
+@pytest.mark.parametrize("side", ["sync", "async"])
+def test_an_unreadable_200_echoing_the_key_is_recorded_yet_shows_no_key(side: str) -> None:
+    """Billed (it reports usage) and so recorded, then raised: its preview is the body's start."""
+    from holysheep.ledger import CostLedger
+
+    from ..hostile import completion
+
+    body = completion("unused", choices=f"Bearer {KEY}", id=KEY)
+    with HostileUpstream() as up, CostLedger("memory") as ledger:
+        up.answer(json_response(body))
+        client = HolySheepClient(api_key=KEY, base_url=up.base_url, retry=ONCE, ledger=ledger)
+        error = failure(client, side)
+        [entry] = ledger.entries()
+    assert isinstance(error, APIError) and error.code == "unreadable_answer"
+    assert entry.usage.prompt_tokens == 10
+    assert_hidden(str(error) + rendered(error) + repr(entry))
