@@ -24,7 +24,7 @@ from ._billed import Billed, billed_usage
 from ._body import ReadLimits
 from ._config import check_timeout, resolve_api_key, resolve_base_url
 from ._orchestrate import Metering, route_of
-from ._secrets import Bearer, SecretHeaders, scrub
+from ._secrets import Bearer, SecretHeaders, scrub, scrub_known
 from ._transport import USER_AGENT, query_params, safe_url, with_query
 from ._wire_repair import billed_view, repaired
 from .calls import Attribution, CallInfo
@@ -58,6 +58,16 @@ DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 """32 MiB: far above any chat answer, far below what a decompression bomb would take."""
 DEFAULT_TOTAL_TIMEOUT = 600.0
 """Ten minutes per call: above any single answer we have seen, below forever."""
+
+
+def _scrub_echoes(completion: ChatCompletion) -> None:
+    """Mask the key where a hostile relay echoed it as the completion's id or model, before
+    either reaches a ``CallInfo``, a ledger, a log line or a repr (a no-op otherwise)."""
+    call_id, model = scrub_known(completion.id), scrub_known(completion.model)
+    if call_id is not completion.id:
+        completion.id = call_id
+    if model is not completion.model:
+        completion.model = model
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,6 +465,7 @@ class _ClientBase:
         Usage the relay left out or could not have meant is estimated (``CallInfo.estimated``):
         a billed call is never recorded as free.
         """
+        _scrub_echoes(completion)
         served = completion.model or call.model
         catalog = self.catalog
         priced_as = served if catalog.find(served) is not None else call.model

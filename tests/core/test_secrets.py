@@ -278,3 +278,37 @@ def test_an_unreadable_200_echoing_the_key_is_recorded_yet_shows_no_key(side: st
     assert isinstance(error, APIError) and error.code == "unreadable_answer"
     assert entry.usage.prompt_tokens == 10
     assert_hidden(str(error) + rendered(error) + repr(entry))
+
+
+@pytest.mark.parametrize("side", SIDES)
+def test_a_relay_echoing_the_key_as_id_and_model_leaves_it_in_no_record(side: str) -> None:
+    """The answer is kept; its id and model, its CallInfo and its ledger entry show a mask."""
+    from holysheep.ledger import CostLedger
+
+    from ..hostile import completion
+
+    with HostileUpstream() as up, CostLedger("memory") as ledger:
+        if side in ("stream", "astream"):
+            frames = [chunk("Hi", id=KEY, model=KEY), chunk(finish="stop", id=KEY, model=KEY)]
+            up.answer(sse_response(frames))
+        else:
+            up.answer(json_response(completion("Hi", id=KEY, model=KEY)))
+        client = HolySheepClient(api_key=KEY, base_url=up.base_url, retry=ONCE, ledger=ledger)
+        if side == "stream":
+            with client.stream(model="gpt-4.1", messages=HELLO) as stream:
+                list(stream)  # the chunks are the wire as sent; the answer is what is kept
+            reply = stream.completion
+        elif side == "astream":
+
+            async def read() -> Any:
+                async with client.astream(model="gpt-4.1", messages=HELLO) as astream:
+                    async for _ in astream:
+                        pass
+                return astream.completion
+
+            reply = asyncio.run(read())
+        else:
+            reply = run(client, side)
+        [entry] = ledger.entries()
+    assert reply.choices[0].message.content == "Hi"
+    assert_hidden(repr(reply) + repr(reply.call_info) + repr(entry))
