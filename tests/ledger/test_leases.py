@@ -22,6 +22,7 @@ from holysheep import HolySheepClient
 from holysheep.calls import Attribution
 from holysheep.errors import BudgetExceededError
 from holysheep.ledger import CostLedger
+from holysheep.ledger._budgets import to_nano
 from holysheep.ledger._lease import (
     LEASE_CALLS,
     LEASE_FLOOR,
@@ -395,3 +396,53 @@ def test_leases_of_many_budgets_go_back_in_one_round_trip(
         for user in users:  # nothing of this process's leases is still held
             other.release(other.reserve("gpt-4.1", Decimal(1) - spent,
                                         Attribution(user=user)))
+
+
+def _only_lease(ledger: CostLedger) -> object:
+    [lease] = ledger._leases._by_id.values()  # type: ignore[union-attr]
+    return lease
+
+
+def test_a_queued_call_gives_back_what_it_did_not_spend_once_written(
+    url: str, clock: Clock
+) -> None:
+    """Group commit settles lease shares when their batch is written (warm, under one lock):
+    the unspent part comes back then, exactly once, whoever commits the batch."""
+    with CostLedger(url, clock=clock, catalog=CATALOG) as ledger:
+        ledger.set_budget("100", scope="user", key="alice", period="day")
+        first = ledger.reserve("gpt-4.1", ESTIMATE, ALICE)
+        lease = _only_lease(ledger)
+        holds = [first] + [ledger.reserve("gpt-4.1", ESTIMATE, ALICE) for _ in range(4)]
+        lent = lease.available  # type: ignore[attr-defined]
+        infos = [call(user="alice") for _ in holds]
+        assert all(usd(i) < ESTIMATE for i in infos)
+        for hold, info in zip(holds, infos, strict=True):
+            assert ledger._settle_soon(hold, info)
+            ledger._settle_soon(hold, info)  # twice: written once, given back once
+        ledger.flush()
+        unspent = sum(to_nano(ESTIMATE, up=True) - to_nano(usd(i), up=True) for i in infos)
+        assert lease.available == lent + unspent  # type: ignore[attr-defined]
+        [status] = ledger.budget_status()
+        assert status.spent_usd == sum((usd(i) for i in infos), Decimal(0))
+        assert status.reserved_usd == 0
+
+
+def test_a_queued_call_that_cost_more_than_it_held_is_taken_from_its_lease_at_once(
+    url: str, clock: Clock
+) -> None:
+    """Settling later only ever lends less meanwhile: a call that spent more than its share held
+    is taken from the lease before the caller returns, so no later share counts on it."""
+    tiny = Decimal("0.000001")
+    with CostLedger(url, clock=clock, catalog=CATALOG) as ledger:
+        ledger.set_budget("100", scope="user", key="alice", period="day")
+        hold = ledger.reserve("gpt-4.1", tiny, ALICE)
+        lease = _only_lease(ledger)
+        lent = lease.available  # type: ignore[attr-defined]
+        info = call(user="alice")
+        assert ledger._settle_soon(hold, info)
+        over = to_nano(usd(info), up=True) - to_nano(tiny, up=True)
+        assert lease.available == lent - over  # type: ignore[attr-defined]
+        ledger.flush()
+        assert lease.available == lent - over  # type: ignore[attr-defined]
+        [status] = ledger.budget_status()
+        assert status.spent_usd == usd(info) and status.reserved_usd == 0

@@ -10,7 +10,9 @@ the store's spent + holds (leases included) never passes a limit, a lease is at 
 Money is integer nano-dollars, rounded as the store rounds it, so this book and the stored row
 agree to the nano-dollar: row = available + shares of calls in flight + costs settled and not yet
 committed (each commit lowers the row by its call's cost: ``_lease_store.spend_nano``). A call's
-share is ``<lease id>.<n>``, so a share settled or released twice is counted once.
+share is ``<lease id>.<n>``, so a share settled or released twice is counted once. A call queued
+for group commit settles its share when its batch is written (``settled_many``), unless it spent
+more than the share held: until then the lease lends less, never more.
 """
 
 from __future__ import annotations
@@ -190,19 +192,27 @@ class LeaseBook:
     def settled(self, share: str, spent: int) -> None:
         """A call on a lease was billed ``spent`` nano-dollars: what it held and did not spend
         comes back."""
+        self.settled_many([(share, spent)])
+
+    def settled_many(self, shares: list[tuple[str, int]]) -> None:
+        """``settled`` for several shares (a written batch's) under one lock; a share settled
+        before, or of a lease this process no longer tracks, is skipped."""
+        retired = False
         with self._lock:
-            lease = self._by_id.get(lease_of(share))
-            held = None if lease is None else lease.shares.pop(share, None)
-            if lease is None or held is None:
-                return  # settled twice, or a lease this process no longer tracks
-            nano = held - spent
-            if lease.retired:  # the store keeps it until given back
-                self._returns[lease.id] = self._returns.get(lease.id, 0) + max(0, nano)
-                if not lease.shares:
-                    del self._by_id[lease.id]
-            else:
-                lease.available += nano
-        if lease.retired:
+            by_id = self._by_id
+            for share, spent in shares:
+                lease = by_id.get(lease_of(share))
+                held = None if lease is None else lease.shares.pop(share, None)
+                if lease is None or held is None:
+                    continue
+                if lease.retired:
+                    retired = True
+                    self._returns[lease.id] = self._returns.get(lease.id, 0) + max(0, held - spent)
+                    if not lease.shares:
+                        del by_id[lease.id]
+                else:
+                    lease.available += held - spent
+        if retired:
             self._arm()
 
     def released(self, share: str) -> None:

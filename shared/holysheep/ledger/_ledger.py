@@ -162,6 +162,7 @@ class CostLedger(AsyncMixin):
             window_s=_COMMIT_WINDOW_S,
             try_commit_many=getattr(self._backend, "try_commit_many", None),
             checkpoint=getattr(self._backend, "checkpoint", None),
+            written=self._shares_written,
         )
         writer = self._recorder.writer
         self._batcher = HoldBatcher(

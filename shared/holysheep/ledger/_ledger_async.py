@@ -86,7 +86,7 @@ class AsyncMixin(RecordMixin):
         from concurrent.futures import Future
 
         future: Future[LedgerEntry | None] = Future()
-        recorder.post(*self._entry(reservation, info), future, unjournaled=True)
+        recorder.post(*self._entry(reservation, info, queued=True), future, unjournaled=True)
         # shielded: a caller cancelled meanwhile leaves the record queued, committed all the same
         return await asyncio.shield(asyncio.wrap_future(future))
 

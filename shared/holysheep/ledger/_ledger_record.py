@@ -8,6 +8,7 @@ spooled when the store does not take it, so ``settle`` never loses a billed call
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from holysheep.calls import CallInfo
 from holysheep.errors import LedgerError
@@ -57,21 +58,38 @@ class RecordMixin(HoldsMixin):
         """
         recorder = self._recorder
         return recorder is not None and recorder.post(
-            *self._entry(reservation, info), inline=True, unjournaled=on_loop
+            *self._entry(reservation, info, queued=True), inline=True, unjournaled=on_loop
         )
 
     def _entry(
-        self, reservation: Reservation | None, info: CallInfo
+        self, reservation: Reservation | None, info: CallInfo, *, queued: bool = False
     ) -> tuple[LedgerEntry, tuple[str, ...], str | None, float]:
-        """What the store records for a billed call: entry, models, hold id, now."""
+        """What the store records for a billed call: entry, models, hold id, now.
+
+        A share of a lease gives back what it held and did not spend: at once, or, for a record
+        ``queued`` for group commit that spent no more than it held, when its batch is written
+        (``_shares_written``, warm and under one lock; until then the lease only lends less).
+        """
         now = self._clock()
         key = dedup_key(info)
         entry = clean_entry(LedgerEntry.from_call(info, now, key))
         models = (self.canonical_model(info.model), self.canonical_model(info.requested_model))
         hold = reservation.id if reservation is not None and reservation.held else None
         if hold is not None and is_lease(hold) and self._leases is not None:
-            self._leases.settled(hold, spend_nano(entry, keep=True))
+            cost = entry.cost
+            if not queued or (cost is not None and cost.total_usd > reservation.amount_usd):
+                self._leases.settled(hold, spend_nano(entry, keep=True))
         return entry, models, hold, now
+
+    def _shares_written(self, items: list[Any]) -> None:
+        """The recorder wrote (or spooled) a batch: its lease shares settle in the local book."""
+        leases = self._leases
+        if leases is None:
+            return
+        shares = [(hold, spend_nano(entry)) for entry, _m, hold, *_ in items
+                  if hold is not None and is_lease(hold)]
+        if shares:
+            leases.settled_many(shares)
 
     def record(self, info: CallInfo) -> LedgerEntry | None:
         """Record a call made without a reservation (callbacks, other clients); idempotent."""

@@ -61,8 +61,10 @@ class Recorder:
         window_s: float,
         try_commit_many: CommitMany | None = None,
         checkpoint: Callable[[], None] | None = None,
+        written: Callable[[list[Item]], None] | None = None,
     ) -> None:
         self._commit_many = commit_many
+        self._written = written
         self._try_commit_many = try_commit_many
         self._checkpoint = checkpoint
         self._inline_batches = 0
@@ -139,6 +141,7 @@ class Recorder:
         except Exception as exc:  # LedgerError, or a backend's own bug: keep every record
             self._one_by_one(items, exc)
             self._journal.finished(_journaled(items))
+            self._after_written(items)
             return
         assert recorded is not None
         self._finished(items, recorded)
@@ -197,6 +200,16 @@ class Recorder:
             if future is not None:
                 future.set_result(entry if new else None)
         self._journal.finished(_journaled(items))
+        self._after_written(items)
+
+    def _after_written(self, items: list[Item]) -> None:
+        """Once a batch is committed or spooled: the ledger's ``written`` hook (lease shares
+        settled in the local book); never raises."""
+        if self._written is not None:
+            try:
+                self._written(items)
+            except Exception:
+                logger.warning("holysheep: settling lease shares failed", exc_info=True)
 
     def _replay(self) -> None:
         """After a commit on the writer thread: replay spooled records, if any wait."""
