@@ -86,11 +86,7 @@ def remember(secret: SecretStr | str) -> None:
 
 def scrub(text: str) -> str:
     """``text`` with every known secret and any ``Bearer <token>`` replaced by a mask."""
-    for secret in _known:
-        value = secret.get_secret_value()
-        if value in text:
-            text = text.replace(value, _MASK)
-    return _BEARER.sub(lambda m: f"{m.group(1)} {_MASK}", text)
+    return _BEARER.sub(lambda m: f"{m.group(1)} {_MASK}", scrub_known(text))
 
 
 def scrub_known(text: str) -> str:

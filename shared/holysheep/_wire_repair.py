@@ -17,8 +17,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ._secrets import scrub
-
 __all__ = ["billed_view", "repaired"]
 
 M = TypeVar("M", bound=BaseModel)
@@ -92,9 +90,9 @@ def billed_view(model: type[M], data: bytes) -> M | None:
     if not isinstance(payload, dict) or not isinstance(payload.get("usage"), dict):
         return None
     fields: dict[str, Any] = {"choices": [], "usage": payload["usage"]}
-    for name in ("id", "model"):  # scrubbed: the body is hostile, it may echo the key
+    for name in ("id", "model"):  # an echoed key in either is masked with the call's info
         if isinstance(payload.get(name), str):
-            fields[name] = scrub(payload[name])
+            fields[name] = payload[name]
     fields["created"] = payload.get("created")
     try:
         return model.model_validate(fields)
