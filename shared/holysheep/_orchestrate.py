@@ -200,13 +200,14 @@ def _estimate(client: _ClientBase, call: _Call) -> Any:
 
         _estimate_usd = estimate_call_usd
     spec = client.catalog.find(call.model)
-    if (spec is None or not spec.priced) and client.on_unpriced != "allow":
-        return None
     data = call.data
-    return estimate_call_usd(
+    amount = estimate_call_usd(
         spec, data.get("messages") or (),
         data.get("max_tokens") or data.get("max_completion_tokens"), data.get("tools"),
     )
+    if amount or client.on_unpriced == "allow" or (spec is not None and spec.priced):
+        return amount  # a priced call costs something: the common case asks nothing more
+    return None
 
 
 def _warn_unchecked(exc: LedgerError) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -86,8 +85,10 @@ def estimate_tokens(text: str) -> int:
     encoder = _encoder()
     if encoder is not None:
         return len(encoder.encode(text, disallowed_special=()))
-    wide = len(_WIDE.findall(text)) if not text.isascii() else 0
-    return wide + math.ceil((len(text) - wide) / 4)
+    if text.isascii():
+        return (len(text) + 3) // 4
+    wide = len(_WIDE.findall(text))
+    return wide + (len(text) - wide + 3) // 4
 
 
 def _text_of(content: Any) -> str:
@@ -106,13 +107,17 @@ def _text_of(content: Any) -> str:
 def estimate_message_tokens(messages: Iterable[Mapping[str, Any] | Any]) -> int:
     """Prompt tokens of wire messages (dicts or models), tool calls included."""
     total = REPLY_PRIMING_TOKENS
+    plain = _encoder() is None  # the heuristic: ASCII text is counted right here
     for message in messages:
         if type(message) is not dict and not isinstance(message, Mapping):  # dicts: no ABC check
             message = message.model_dump(exclude_none=True)
         content = message.get("content")
-        total += MESSAGE_OVERHEAD_TOKENS + estimate_tokens(
-            content if type(content) is str else _text_of(content)
-        )
+        if plain and type(content) is str and content.isascii():
+            total += MESSAGE_OVERHEAD_TOKENS + (len(content) + 3) // 4
+        else:
+            total += MESSAGE_OVERHEAD_TOKENS + estimate_tokens(
+                content if type(content) is str else _text_of(content)
+            )
         for call in message.get("tool_calls") or ():
             fn = call.get("function") or {}
             total += estimate_tokens(fn.get("name", "")) + estimate_tokens(fn.get("arguments", ""))

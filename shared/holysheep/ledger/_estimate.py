@@ -44,12 +44,19 @@ def estimate_call_usd(
     Returns:
         USD at list price, exact.
     """
-    if spec is None or not spec.priced:
+    if spec is None:
         return _ZERO
-    input_price = spec.input_usd_per_mtok or _ZERO  # both set: the spec is priced
-    output_price = spec.output_usd_per_mtok or _ZERO
-    prompt = estimate_message_tokens(messages) + estimate_tools_tokens(tools)
-    output = spec.max_output_tokens if max_tokens is None else max(0, int(max_tokens))
+    input_price, output_price = spec.input_usd_per_mtok, spec.output_usd_per_mtok
+    if input_price is None or output_price is None or spec.cached_input_usd_per_mtok is None:
+        return _ZERO  # not priced
+    prompt = estimate_message_tokens(messages)
+    if tools:
+        prompt += estimate_tools_tokens(tools)
+    if max_tokens is None:
+        output = spec.max_output_tokens
+    else:
+        output = max_tokens if type(max_tokens) is int and max_tokens >= 0 else max(
+            0, int(max_tokens))
     key = (input_price, output_price, prompt, output)
     amount = _PRICED.get(key)
     if amount is None:
