@@ -7,6 +7,7 @@ process's lease, refusals near the limit, the day rollover, budget changes and w
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -21,7 +22,7 @@ import pytest
 from holysheep import HolySheepClient
 from holysheep.calls import Attribution
 from holysheep.errors import BudgetExceededError
-from holysheep.ledger import CostLedger
+from holysheep.ledger import CostLedger, Reservation
 from holysheep.ledger._budgets import to_nano
 from holysheep.ledger._lease import (
     LEASE_CALLS,
@@ -82,6 +83,24 @@ def test_leases_spare_round_trips_and_status_stays_exact(url: str, clock: Clock)
         assert status.spent_usd == sum((usd(i) for i in infos), Decimal(0))
         assert status.reserved_usd == 0
         assert len(ledger.entries()) == 60
+
+
+def test_a_share_of_a_lease_is_a_whole_reservation(url: str, clock: Clock) -> None:
+    """A share is built by its slots (faster than the frozen dataclass's ``__init__``): it
+    must still be a frozen ``Reservation`` like any other: equal to one built so, immutable."""
+    with CostLedger(url, clock=clock, catalog=CATALOG) as ledger:
+        ledger.set_budget("100", scope="user", key="alice", period="day")
+        ledger.reserve("gpt-4.1", ESTIMATE, ALICE)  # takes the lease
+        share = ledger.reserve("gpt-4.1", ESTIMATE, ALICE)
+        assert is_lease(share.id) and share.held is True
+        assert (share.model, share.amount_usd, share.attribution) == ("gpt-4.1", ESTIMATE, ALICE)
+        assert share.expires_at > clock()
+        built = Reservation(share.id, "gpt-4.1", ESTIMATE, ALICE, share.expires_at)
+        assert share == built and repr(share) == repr(built)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            share.amount_usd = Decimal(0)  # type: ignore[misc]
+        assert dataclasses.replace(share, held=False).held is False
+        ledger.release(share)
 
 
 def test_refusals_near_the_limit_match_per_call_holds(url: str, clock: Clock) -> None:

@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ._budgets import window_start
-from ._model import Budget, Reservation
+from ._model import Budget, Reservation, lease_share
 from ._process import pid
 
 if TYPE_CHECKING:
@@ -44,13 +44,15 @@ __all__ = [
     "Lease",
     "LeaseBook",
     "is_lease",
+    "lease_key",
     "lease_of",
 ]
 
 logger = logging.getLogger("holysheep.ledger")
 
 LEASE_PREFIX = "lease-"
-"""Stored lease rows have ids ``lease-<hex>``; a call's share of one is ``lease-<hex>.<n>``."""
+"""Stored lease rows have ids ``lease-<hex>``; a call's share of one is ``lease-<hex>.<n>``
+(``<n>`` counts in hex in shares written by earlier versions)."""
 LEASE_SHARE = 16
 """A lease is at most this fraction (1/16) of the tightest budget's headroom when taken."""
 LEASE_CALLS = 128
@@ -63,8 +65,15 @@ expiry is the reservation TTL after that, so every call it serves is held a full
 LEASE_IDLE_S = 1.0
 """A lease that served no call for this long is given back to the store."""
 
-Key = tuple[Budget, ...]
-"""What a lease is for: the budgets that apply, limits included (a changed limit: a new key)."""
+Key = str
+"""What a lease is for: the budgets that apply, limits included (a changed limit: a new key),
+as text (``lease_key``): a str caches its hash, a tuple of ``Budget`` dataclasses was hashed
+field by field on every call served."""
+
+
+def lease_key(budgets: tuple[Budget, ...]) -> Key:
+    """The book's key for a lease on ``budgets`` (each one's id and limit)."""
+    return "\n".join(f"{budget.id}\t{budget.limit_usd}" for budget in budgets)
 
 
 def is_lease(hold_id: str | None) -> bool:
@@ -77,7 +86,7 @@ def lease_of(hold_id: str) -> str:
     return hold_id.partition(".")[0]
 
 
-def serve_until(budgets: Key, taken_at: float, max_age_s: float) -> float:
+def serve_until(budgets: tuple[Budget, ...], taken_at: float, max_age_s: float) -> float:
     """When a lease stops serving new calls: its age limit, or the next day/month rollover of
     any of its budgets (a lease of the old window never pays for the new one)."""
     until = taken_at + max_age_s
@@ -156,25 +165,29 @@ class LeaseBook:
             for lease in reversed(leases):
                 if lease.available >= nano and now < lease.serve_until and not lease.retired:
                     lease.available -= nano
-                    lease.counter += 1
-                    share = f"{lease.id}.{lease.counter:x}"
+                    lease.counter = counter = lease.counter + 1
+                    share = f"{lease.id}.{counter}"
                     lease.shares[share] = nano
                     lease.last_used = time.monotonic()
                     self.served += 1
-                    return Reservation(share, model, amount, attribution, lease.expires_at)
-        return None
+                    break
+            else:
+                return None
+        return lease_share(share, model, amount, attribution, lease.expires_at)
 
-    def granted(self, lease_id: str, key: Key, granted_nano: int, members: list[Reservation],
-                nanos: list[int], now: float, expires_at: float) -> list[Reservation]:
-        """The store granted a lease covering ``members`` (holding ``nanos`` each): record it;
-        their shares, in order."""
-        lease = Lease(lease_id, key, granted_nano, serve_until(key, now, self.max_age_s),
+    def granted(self, lease_id: str, budgets: tuple[Budget, ...], granted_nano: int,
+                members: list[Reservation], nanos: list[int], now: float,
+                expires_at: float) -> list[Reservation]:
+        """The store granted a lease on ``budgets`` covering ``members`` (holding ``nanos``
+        each): record it; their shares, in order."""
+        key = lease_key(budgets)
+        lease = Lease(lease_id, key, granted_nano, serve_until(budgets, now, self.max_age_s),
                       expires_at, {}, time.monotonic())
         out = []
         for member, nano in zip(members, nanos, strict=True):
             lease.available -= nano
             lease.counter += 1
-            share = f"{lease_id}.{lease.counter:x}"
+            share = f"{lease_id}.{lease.counter}"
             lease.shares[share] = nano
             out.append(Reservation(share, member.model, member.amount_usd, member.attribution,
                                    expires_at))

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ._budgets import to_nano
-from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_SHARE, is_lease, lease_of
+from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_PREFIX, LEASE_SHARE, lease_of
 from ._model import LedgerEntry
 
 if TYPE_CHECKING:
@@ -28,24 +28,23 @@ _GONE = "DELETE FROM reservations WHERE id = ? AND amount_nano <= 0"
 
 
 _KEPT: dict[int, tuple[Cost, int]] = {}
-"""``spend_nano`` of entries settled on a lease and not committed yet, by ``id`` of their cost
-(the entry holds the cost, so the id is not reused meanwhile): worked out once per call, not
-again in the commit's transaction."""
+"""``spend_nano`` of lease shares worked out once and wanted again, by ``id`` of their cost (the
+entry holds the cost, so the id is not reused meanwhile): a settle that gives the share back at
+once keeps it for the commit, and the commit keeps it for the book's ``settled_many`` after it."""
 _KEPT_MAX = 4096
 
 
 def spend_nano(entry: LedgerEntry, *, keep: bool = False) -> int:
     """What a billed call takes out of its lease: its cost in nano-dollars, rounded up (0 when
-    unpriced), as the local book counts it. ``keep``: at settle, for its commit to take."""
+    unpriced), as the local book counts it; worked out once per share (``keep``: someone asks
+    again, and takes it)."""
     cost = entry.cost
     if cost is None:
         return 0
     kept = _KEPT.pop(id(cost), None)
-    if kept is not None and kept[0] is cost:
-        return kept[1]
-    nano = to_nano(cost.total_usd, up=True)
+    nano = kept[1] if kept is not None and kept[0] is cost else to_nano(cost.total_usd, up=True)
     if keep:
-        if len(_KEPT) >= _KEPT_MAX:  # commits that never came (spooled): start again
+        if len(_KEPT) >= _KEPT_MAX:  # nobody came for them (a batch lost with its process)
             _KEPT.clear()
         _KEPT[id(cost)] = (cost, nano)
     return nano
@@ -59,7 +58,7 @@ def drop_holds(conn: sqlite3.Connection, holds: Sequence[tuple[str, int]]) -> No
     plain: list[str] = []
     spent: dict[str, int] = {}  # one update per lease, not per call
     for hold, nano in holds:
-        if is_lease(hold):
+        if hold.startswith(LEASE_PREFIX):  # is_lease, without a call per row
             lease = lease_of(hold)
             spent[lease] = spent.get(lease, 0) + nano
         else:

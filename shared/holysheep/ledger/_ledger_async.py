@@ -16,6 +16,7 @@ from typing import Any
 
 from holysheep.calls import Attribution, CallInfo
 
+from ._ledger_holds import _Ask
 from ._ledger_record import RecordMixin
 from ._model import Budget, LedgerEntry, Reservation
 from ._process import pid
@@ -63,13 +64,8 @@ class AsyncMixin(RecordMixin):
         if not budgets:
             return None
         ask = self._ask(model, estimated_usd, attribution, budgets)
-        if ask is None:
-            return None
-        leases = self._leases
-        if leases is not None:
-            served = leases.serve(*ask)
-            if served is not None:  # a share of a lease: no hand-off to the writer, no hold id
-                return served
+        if ask is None or type(ask) is not _Ask:  # nothing applies, or a share of a lease
+            return ask
         reservation = self._reservation_of(ask)
         batcher = self._batcher
         if batcher is not None:  # the loop pass's reservations go to the writer together

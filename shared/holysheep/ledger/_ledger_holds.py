@@ -20,9 +20,9 @@ from holysheep.errors import LedgerError
 
 from ._backend import Facets
 from ._budgets import exceeded_error, to_nano, unpriced_error
-from ._lease import LEASE_PREFIX, LeaseBook
+from ._lease import LEASE_PREFIX, LeaseBook, lease_key
 from ._ledger_budgets import BudgetsMixin
-from ._ledger_state import NO_ATTRIBUTION, decimal_arg
+from ._ledger_state import NO_ATTRIBUTION, Applicable, decimal_arg
 from ._model import Budget, Reservation
 from ._process import pid
 from ._text import clean_attribution
@@ -37,15 +37,11 @@ logger = logging.getLogger("holysheep.ledger")
 
 
 class _Ask(NamedTuple):
-    """A call a budget applies to, before anything is held (``LeaseBook.serve`` takes it as is)."""
+    """A call a budget applies to that no lease served: what to ask the store to hold."""
 
-    key: tuple[Budget, ...]
-    """The budgets it counts against (a lease's key)."""
     model: str
     amount: Decimal
     attribution: Attribution
-    nano: int
-    """``amount`` in nano-dollars, rounded up (as the stores hold it)."""
     now: float
 
 
@@ -104,16 +100,11 @@ class HoldsMixin(BudgetsMixin):
         if not budgets:
             return None
         ask = self._ask(model, estimated_usd, attribution, budgets)
-        if ask is None:
-            return None
-        leases = self._leases
-        if leases is None:
-            reservation = self._reservation_of(ask)
-            return self._reserved(reservation, self._store_hold(reservation))
-        served = leases.serve(*ask)
-        if served is not None:  # a share of a lease: no store round trip, no hold id
-            return served
+        if ask is None or type(ask) is not _Ask:  # nothing applies, or a share of a lease
+            return ask
         reservation = self._reservation_of(ask)
+        if self._leases is None:
+            return self._reserved(reservation, self._store_hold(reservation))
         return self._reserved(reservation, self._store_holds([reservation])[0])
 
     def _nothing_held(
@@ -136,26 +127,32 @@ class HoldsMixin(BudgetsMixin):
         estimated_usd: Any,
         attribution: Attribution | None,
         budgets: list[Budget],
-    ) -> _Ask | None:
-        """What a call asks to hold and the budgets it counts against (a lease's key), or None
+    ) -> Reservation | _Ask | None:
+        """A share of a lease when one serves the call (no store round trip, no hold id); else
+        what it asks the store to hold and the budgets it counts against (a lease's key); None
         when no (cached) budget applies to the call. Each amount is converted once here.
+
+        The budgets that apply are remembered by the call's names as given (user, app, task,
+        model), with the model's catalogue id and whether the names need cleaning: a call like
+        an earlier one neither cleans nor resolves anything again.
 
         Raises ``BudgetExceededError`` for an unpriced call a budget applies to (fail closed).
         """
-        att = clean_attribution(attribution or NO_ATTRIBUTION)
-        canonical = self.canonical_model(model)
+        att = attribution or NO_ATTRIBUTION
         cache = self._applicable
         if cache[0] is not budgets:  # a new list: what applies to whom is worked out again
             cache = self._applicable = (budgets, {})
-        facets = (att.user, att.app, att.task, canonical)
-        applicable = cache[1].get(facets)
-        if applicable is None:
-            applicable = tuple(Facets(att.user, att.app, att.task, (canonical,))
-                               .applicable(budgets))
+        names = (att.user, att.app, att.task, model)
+        known = cache[1].get(names)
+        if known is None:
+            known = self._applicable_to(att, model, budgets)
             if len(cache[1]) < _APPLICABLE_CACHE:
-                cache[1][facets] = applicable
+                cache[1][names] = known
+        applicable, key, canonical, clean_names = known
         if not applicable:
             return None
+        if not clean_names:
+            att = clean_attribution(att)
         if callable(estimated_usd):
             estimated_usd = estimated_usd()
         if estimated_usd is None:
@@ -169,7 +166,22 @@ class HoldsMixin(BudgetsMixin):
             if len(_NANO) >= _APPLICABLE_CACHE:
                 _NANO.clear()
             _NANO[amount] = nano
-        return _Ask(applicable, canonical, amount, att, nano, self._clock())
+        now = self._clock()
+        leases = self._leases
+        if leases is not None:
+            served = leases.serve(key, canonical, amount, att, nano, now)
+            if served is not None:
+                return served
+        return _Ask(canonical, amount, att, now)
+
+    def _applicable_to(self, att: Attribution, model: str, budgets: list[Budget]) -> Applicable:
+        """The budgets a call counts against, the key of their leases, its model's catalogue id,
+        and whether its names are clean as given (``_ask`` remembers all four)."""
+        cleaned = clean_attribution(att)
+        canonical = self.canonical_model(model)
+        applicable = tuple(Facets(cleaned.user, cleaned.app, cleaned.task, (canonical,))
+                           .applicable(budgets))
+        return applicable, lease_key(applicable), canonical, cleaned is att
 
     def _reservation_of(self, ask: _Ask) -> Reservation:
         """The reservation to store for a call no lease served (its own hold id)."""
@@ -211,7 +223,7 @@ class HoldsMixin(BudgetsMixin):
         for i, reservation in enumerate(reservations):
             key = tuple(Facets.of_reservation(reservation).applicable(budgets))
             served = leases.serve(
-                key, reservation.model, reservation.amount_usd, reservation.attribution,
+                lease_key(key), reservation.model, reservation.amount_usd, reservation.attribution,
                 to_nano(reservation.amount_usd, up=True), now,
             ) if key else None
             if served is not None:
@@ -221,7 +233,8 @@ class HoldsMixin(BudgetsMixin):
         if not groups:
             return out
         items: list[tuple[str, Any, int, int]] = [
-            ("G", lease_id, nano, 0) for lease_id, nano in leases.due([k for k in groups if k])
+            ("G", lease_id, nano, 0)
+            for lease_id, nano in leases.due([lease_key(k) for k in groups if k])
         ]
         asks: list[tuple[Reservation | None, tuple[Budget, ...], list[int], list[int]]] = []
         expires = now + self.reservation_ttl_s + leases.max_age_s

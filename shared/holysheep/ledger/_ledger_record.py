@@ -13,7 +13,7 @@ from typing import Any
 from holysheep.calls import CallInfo
 from holysheep.errors import LedgerError
 
-from ._lease import is_lease
+from ._lease import LEASE_PREFIX, is_lease
 from ._lease_store import spend_nano
 from ._ledger_holds import HoldsMixin
 from ._model import LedgerEntry, Reservation, dedup_key
@@ -87,7 +87,7 @@ class RecordMixin(HoldsMixin):
         if leases is None:
             return
         shares = [(hold, spend_nano(entry)) for entry, _m, hold, *_ in items
-                  if hold is not None and is_lease(hold)]
+                  if hold is not None and hold.startswith(LEASE_PREFIX)]
         if shares:
             leases.settled_many(shares)
 

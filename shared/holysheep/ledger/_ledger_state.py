@@ -30,12 +30,19 @@ if TYPE_CHECKING:
     from ._recorder import Recorder
     from ._spool import Spool
 
-__all__ = ["CLOSE_WAIT_S", "NO_ATTRIBUTION", "LedgerState", "decimal_arg", "redact_url"]
+__all__ = [
+    "CLOSE_WAIT_S", "NO_ATTRIBUTION", "Applicable", "LedgerState", "decimal_arg", "redact_url",
+]
 
 NO_ATTRIBUTION = Attribution()
 CLOSE_WAIT_S = 30.0
 """``close()`` and interpreter exit wait this long at most for the writer (then the journal
 keeps what is left, for the next process to record)."""
+
+
+Applicable = tuple[tuple["Budget", ...], str, str, bool]
+"""What ``_ask`` remembers for a call's names: the budgets that apply, their leases' key
+(``lease_key``), the model's catalogue id, whether the names are clean as given."""
 
 
 class LedgerState:
@@ -52,7 +59,9 @@ class LedgerState:
     """Monotonic expiry and the budget list this process read."""
     _budget_generation: int
     """Bumped by each budget set or removed here: a list read before it no longer counts."""
-    _applicable: tuple[list[Budget] | None, dict[tuple[Any, ...], tuple[Budget, ...]]]
+    _applicable: tuple[list[Budget] | None, dict[tuple[Any, ...], Applicable]]
+    """The budget list these were worked out for, and by a call's names as given (user, app,
+    task, model): ``Applicable``."""
     _budget_refresh: tuple[int, Future[list[Budget]]] | None
     _budget_thread: tuple[int, ThreadPoolExecutor] | None
     _spool: Spool | None

@@ -138,6 +138,29 @@ class Reservation:
     """False when no budget applied, so nothing was stored and settling only records."""
 
 
+_SET_RESERVATION = tuple(
+    Reservation.__dict__[name].__set__
+    for name in ("id", "model", "amount_usd", "attribution", "expires_at", "held")
+)
+
+
+def lease_share(
+    share_id: str, model: str, amount_usd: Decimal, attribution: Attribution, expires_at: float
+) -> Reservation:
+    """``Reservation(share_id, model, amount_usd, attribution, expires_at)``, built by its slots
+    directly: a frozen dataclass sets each field through ``object.__setattr__``, which made up
+    half of serving a budgeted call from a lease."""
+    share = object.__new__(Reservation)
+    set_id, set_model, set_amount, set_attribution, set_expires, set_held = _SET_RESERVATION
+    set_id(share, share_id)
+    set_model(share, model)
+    set_amount(share, amount_usd)
+    set_attribution(share, attribution)
+    set_expires(share, expires_at)
+    set_held(share, True)
+    return share
+
+
 _CREATED_MAX = 10**13
 """A ``created`` at or above this (or at or below 0) is not a time: the key goes without it."""
 

@@ -33,7 +33,7 @@ from ._aggregate import Query, aggregate, matches
 from ._backend import CommitItem, Facets
 from ._budgets import from_nano, to_nano, window, window_start
 from ._errors import redis_error, scrub
-from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_SHARE
+from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_PREFIX, LEASE_SHARE
 from ._lease_store import spend_nano
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
 from ._redis_lua import COMMIT, COMMIT_MANY, GIVE_BACK, RESERVE, RESERVE_LEASED, RESERVE_MANY
@@ -221,7 +221,8 @@ class RedisBackend:
                 wins = windows[day] = (window("day", now), window("month", now))
             records.append((
                 row[0], f"{row[3] / 1_000_000:.6f}", _json(row),
-                "" if entry.cost is None else str(spend_nano(entry)),
+                "" if entry.cost is None else str(spend_nano(  # kept for the book's settle
+                    entry, keep=hold_id is not None and hold_id.startswith(LEASE_PREFIX))),
                 entry.user or "", entry.app or "", entry.task or "", models[0], models[-1],
                 *wins, hold_id or "",
             ))

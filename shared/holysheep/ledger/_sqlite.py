@@ -30,7 +30,7 @@ from ._aggregate import Query
 from ._backend import CommitItem, Facets
 from ._budgets import Hold, from_nano, reserved_for, to_nano, window, window_start
 from ._errors import ledger_error, sqlite_error
-from ._lease import is_lease
+from ._lease import LEASE_PREFIX
 from ._lease_store import drop_holds, give_back_sql, lease_grant, spend_nano, usd
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
 from ._process import pid
@@ -562,9 +562,10 @@ class SQLiteBackend:
         for key in keys:  # new unless recorded before, or earlier in this batch
             recorded.append(key not in seen)
             seen.add(key)
-        drop_holds(conn, [(hold, spend_nano(entry) if new and is_lease(hold) else 0)
-                          for (entry, _, hold, _), new in zip(items, recorded, strict=True)
-                          if hold is not None])
+        drop_holds(conn, [  # a share's spend is kept for the book's settle after the commit
+            (hold, spend_nano(entry, keep=True) if new and hold.startswith(LEASE_PREFIX) else 0)
+            for (entry, _, hold, _), new in zip(items, recorded, strict=True)
+            if hold is not None])
         _insert_entries(conn, rows)
         budgets = self._budgets(conn)
         if budgets:  # the batch's new priced calls summed per facets and UTC day first: each
