@@ -199,7 +199,7 @@ def _estimate(client: _ClientBase, call: _Call) -> Any:
         from .ledger import estimate_call_usd
 
         _estimate_usd = estimate_call_usd
-    spec = client.catalog.find(call.model)
+    spec = (client._catalog or client.catalog).find(call.model)
     data = call.data
     amount = estimate_call_usd(
         spec, data.get("messages") or (),

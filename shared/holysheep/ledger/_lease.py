@@ -162,17 +162,19 @@ class LeaseBook:
         if not leases:
             return None
         with self._lock:
-            for lease in reversed(leases):
-                if lease.available >= nano and now < lease.serve_until and not lease.retired:
-                    lease.available -= nano
-                    lease.counter = counter = lease.counter + 1
-                    share = f"{lease.id}.{counter}"
-                    lease.shares[share] = nano
-                    lease.last_used = time.monotonic()
-                    self.served += 1
-                    break
-            else:
-                return None
+            lease = leases[-1]  # the newest, nearly always the only one
+            if lease.available < nano or now >= lease.serve_until or lease.retired:
+                for lease in reversed(leases):
+                    if lease.available >= nano and now < lease.serve_until and not lease.retired:
+                        break
+                else:
+                    return None
+            lease.available -= nano
+            lease.counter = counter = lease.counter + 1
+            share = f"{lease.id}.{counter}"
+            lease.shares[share] = nano
+            lease.last_used = time.monotonic()
+            self.served += 1
         return lease_share(share, model, amount, attribution, lease.expires_at)
 
     def granted(self, lease_id: str, budgets: tuple[Budget, ...], granted_nano: int,
@@ -214,7 +216,7 @@ class LeaseBook:
         with self._lock:
             by_id = self._by_id
             for share, spent in shares:
-                lease = by_id.get(lease_of(share))
+                lease = by_id.get(share.partition(".")[0])  # lease_of, inline
                 held = None if lease is None else lease.shares.pop(share, None)
                 if lease is None or held is None:
                     continue

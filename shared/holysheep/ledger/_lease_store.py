@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ._budgets import to_nano
-from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_PREFIX, LEASE_SHARE, lease_of
+from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_PREFIX, LEASE_SHARE
 from ._model import LedgerEntry
 
 if TYPE_CHECKING:
@@ -34,15 +34,18 @@ once keeps it for the commit, and the commit keeps it for the book's ``settled_m
 _KEPT_MAX = 4096
 
 
-def spend_nano(entry: LedgerEntry, *, keep: bool = False) -> int:
+def spend_nano(entry: LedgerEntry, *, keep: bool = False, total: Decimal | None = None) -> int:
     """What a billed call takes out of its lease: its cost in nano-dollars, rounded up (0 when
     unpriced), as the local book counts it; worked out once per share (``keep``: someone asks
-    again, and takes it)."""
+    again, and takes it). ``total``: the cost's ``total_usd``, when the caller has it."""
     cost = entry.cost
     if cost is None:
         return 0
     kept = _KEPT.pop(id(cost), None)
-    nano = kept[1] if kept is not None and kept[0] is cost else to_nano(cost.total_usd, up=True)
+    if kept is not None and kept[0] is cost:
+        nano = kept[1]
+    else:
+        nano = to_nano(cost.total_usd if total is None else total, up=True)
     if keep:
         if len(_KEPT) >= _KEPT_MAX:  # nobody came for them (a batch lost with its process)
             _KEPT.clear()
@@ -58,8 +61,8 @@ def drop_holds(conn: sqlite3.Connection, holds: Sequence[tuple[str, int]]) -> No
     plain: list[str] = []
     spent: dict[str, int] = {}  # one update per lease, not per call
     for hold, nano in holds:
-        if hold.startswith(LEASE_PREFIX):  # is_lease, without a call per row
-            lease = lease_of(hold)
+        if hold.startswith(LEASE_PREFIX):  # is_lease and lease_of, without calls per row
+            lease = hold.partition(".")[0]
             spent[lease] = spent.get(lease, 0) + nano
         else:
             plain.append(hold)

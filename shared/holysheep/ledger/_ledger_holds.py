@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -94,9 +95,9 @@ class HoldsMixin(BudgetsMixin):
         self, model: str, estimated_usd: Any, attribution: Attribution | None
     ) -> Reservation | None:
         """The reservation for a call, or None when no budget applies (no store round trip)."""
-        budgets = self._known_budgets()
-        if budgets is None:
-            budgets = self._read_budgets()
+        view = self._budget_view  # _known_budgets, inline: every call with a ledger asks
+        budgets = view[1] if view is not None and view[0] > time.monotonic() else (
+            self._read_budgets())
         if not budgets:
             return None
         ask = self._ask(model, estimated_usd, attribution, budgets)

@@ -86,8 +86,8 @@ class RecordMixin(HoldsMixin):
         leases = self._leases
         if leases is None:
             return
-        shares = [(hold, spend_nano(entry)) for entry, _m, hold, *_ in items
-                  if hold is not None and hold.startswith(LEASE_PREFIX)]
+        shares = [(item[2], spend_nano(item[0])) for item in items
+                  if item[2] is not None and item[2].startswith(LEASE_PREFIX)]
         if shares:
             leases.settled_many(shares)
 

@@ -558,28 +558,35 @@ class SQLiteBackend:
         keys = [entry.key for entry, _m, _h, _n in items]
         charges: dict[tuple[str, str], Decimal] = {}
         seen = _recorded_before(conn, keys)
-        recorded = []
-        for key in keys:  # new unless recorded before, or earlier in this batch
-            recorded.append(key not in seen)
-            seen.add(key)
-        drop_holds(conn, [  # a share's spend is kept for the book's settle after the commit
-            (hold, spend_nano(entry, keep=True) if new and hold.startswith(LEASE_PREFIX) else 0)
-            for (entry, _, hold, _), new in zip(items, recorded, strict=True)
-            if hold is not None])
-        _insert_entries(conn, rows)
         budgets = self._budgets(conn)
-        if budgets:  # the batch's new priced calls summed per facets and UTC day first: each
-            groups: dict[tuple[Any, ...], list[Any]] = {}  # group's budgets worked out once
-            for (entry, models, _hold, now), new in zip(items, recorded, strict=True):
-                cost = entry.cost
-                if not new or cost is None:
-                    continue
-                key = (entry.user, entry.app, entry.task, models, int(now // 86_400))
-                group = groups.get(key)
+        recorded: list[bool] = []
+        holds: list[tuple[str, int]] = []
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        # one pass: new or recorded before (or earlier in this batch); what each hold takes; the
+        # new priced calls summed per facets and UTC day (each group's budgets worked out once)
+        for (entry, models, hold, now), key in zip(items, keys, strict=True):
+            new = key not in seen
+            seen.add(key)
+            recorded.append(new)
+            cost = entry.cost
+            if not new or cost is None or (hold is None and not budgets):
+                if hold is not None:
+                    holds.append((hold, 0))
+                continue
+            total = cost.total_usd
+            if hold is not None:  # a share's spend is kept for the book's settle after it
+                holds.append((hold, spend_nano(entry, keep=True, total=total)
+                              if hold.startswith(LEASE_PREFIX) else 0))
+            if budgets:
+                group_key = (entry.user, entry.app, entry.task, models, int(now // 86_400))
+                group = groups.get(group_key)
                 if group is None:
-                    groups[key] = [cost.total_usd, now]
+                    groups[group_key] = [total, now]
                 else:
-                    group[0] += cost.total_usd
+                    group[0] += total
+        drop_holds(conn, holds)
+        _insert_entries(conn, rows)
+        if groups:
             for (user, app, task, models, _day), (amount, now) in groups.items():
                 for budget in Facets(user, app, task, models).applicable(budgets):
                     slot = (budget.id, window(budget.period, now))
