@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from holysheep import BudgetExceededError, HolySheepClient, RetryPolicy
+from holysheep.calls import Attribution
 from holysheep.ledger import CostLedger
 from holysheep.ledger._model import dedup_key
 from holysheep.testing import RelayEmulator
@@ -243,6 +244,40 @@ def test_a_budget_another_process_sets_binds_within_the_cache_time(
         assert len(up.received) == 1  # neither refused call was sent
         client.chat(model="gpt-4.1", messages=HELLO, user="dave")  # not under that budget
     ledger.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_a_budget_set_or_removed_between_batches_changes_what_the_next_batch_charges(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A group commit remembers which budgets the calls of each user/app/task count against;
+    a budget set, or removed, between two batches must count in the very next one."""
+    url = backend_url(backend, tmp_path, request)
+    attribution = Attribution(user="alice", app="web")
+    with RelayEmulator(latency=0) as relay, CostLedger(url) as ledger, HolySheepClient(
+        FAKE_KEY, relay.base_url, ledger=ledger
+    ) as client:
+
+        def batch(calls: int) -> Decimal:
+            costs = [client.chat(model="gpt-4.1", messages=HELLO, user="alice", app="web",
+                                 max_tokens=8).call_info.cost.total_usd  # type: ignore[union-attr]
+                     for _ in range(calls)]
+            ledger.flush()
+            return sum(costs, Decimal(0))
+
+        def spent() -> dict[str, Decimal]:
+            return {s.budget.scope: s.spent_usd for s in ledger.budget_status(attribution)}
+
+        ledger.set_budget("100", scope="user", key="alice", period="day")
+        first = batch(3)
+        assert spent() == {"user": first}
+        ledger.set_budget("100", scope="app", key="web", period="day")  # counts the day so far
+        second = batch(3)
+        assert spent() == {"user": first + second, "app": first + second}
+        assert ledger.remove_budget(scope="user", key="alice", period="day")
+        third = batch(3)
+        assert spent() == {"app": first + second + third}
+        assert len(ledger.entries()) == 9
 
 
 # ---------------------------------------------------------------- exit, close and a kill

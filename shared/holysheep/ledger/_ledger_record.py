@@ -75,7 +75,7 @@ class RecordMixin(HoldsMixin):
         entry = clean_entry(LedgerEntry.from_call(info, now, key))
         models = (self.canonical_model(info.model), self.canonical_model(info.requested_model))
         hold = reservation.id if reservation is not None and reservation.held else None
-        if hold is not None and is_lease(hold) and self._leases is not None:
+        if hold is not None and hold.startswith(LEASE_PREFIX) and self._leases is not None:
             cost = entry.cost
             if not queued or (cost is not None and cost.total_usd > reservation.amount_usd):
                 self._leases.settled(hold, spend_nano(entry, keep=True))

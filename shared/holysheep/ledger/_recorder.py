@@ -25,7 +25,7 @@ from holysheep.errors import ConfigurationError
 
 from ._backend import CommitItem
 from ._journal import Journal, record_line
-from ._lease import is_lease
+from ._lease import LEASE_PREFIX
 from ._model import LedgerEntry
 from ._refusal import refused_record
 from ._sqlite_schema import entry_row
@@ -116,7 +116,8 @@ class Recorder:
                     return False
                 journaled = False
             self.writer.post((entry, models, hold, now, future, row, journaled), inline=inline,
-                             patient=future is None and (hold is None or is_lease(hold)))
+                             patient=future is None and (
+                                 hold is None or hold.startswith(LEASE_PREFIX)))
         if inline:
             self.writer.write_due()
         return True

@@ -78,6 +78,8 @@ _INSERT_HOLDS = (
     "VALUES "
 )
 _INSERT_HOLD = _INSERT_HOLDS + "(?, ?, ?, ?, ?, ?, ?, ?)"
+_CHARGED_MAX = 4096
+"""Facets whose budgets a writer remembers (``SQLiteBackend._charged``) per budget list."""
 _MAX_PARAMS = 999
 """SQL parameters per statement: SQLite's smallest compiled-in limit (newer builds allow more)."""
 LeaseItem = tuple[str, Any, int, int]
@@ -203,6 +205,10 @@ class SQLiteBackend:
         self._conns: list[tuple[int, sqlite3.Connection]] = []
         self._closed = False
         self._budget_cache: tuple[list[Any], list[Budget]] = ([], [])
+        self._charged: tuple[list[Budget] | None, dict[tuple[Any, ...], tuple[Budget, ...]]] = (
+            None, {})
+        """The budgets each facets of a batch's calls count against, for the budget list they
+        were worked out for (a group commit charges the same few facets batch after batch)."""
         self._prepare()
 
     @_translated
@@ -587,9 +593,22 @@ class SQLiteBackend:
         drop_holds(conn, holds)
         _insert_entries(conn, rows)
         if groups:
-            for (user, app, task, models, _day), (amount, now) in groups.items():
-                for budget in Facets(user, app, task, models).applicable(budgets):
-                    slot = (budget.id, window(budget.period, now))
+            charged = self._charged
+            if charged[0] is not budgets:
+                charged = self._charged = (budgets, {})
+            windows: dict[tuple[str, int], str] = {}
+            for (user, app, task, models, day), (amount, now) in groups.items():
+                facets = (user, app, task, models)
+                applicable = charged[1].get(facets)
+                if applicable is None:
+                    applicable = tuple(Facets(user, app, task, models).applicable(budgets))
+                    if len(charged[1]) < _CHARGED_MAX:
+                        charged[1][facets] = applicable
+                for budget in applicable:
+                    win = windows.get((budget.period, day))
+                    if win is None:
+                        win = windows[budget.period, day] = window(budget.period, now)
+                    slot = (budget.id, win)
                     charges[slot] = charges.get(slot, _ZERO) + amount
         if charges:  # every counter of the batch read in one statement and written in one
             slots = list(charges)
