@@ -1,8 +1,9 @@
 """The reservation side of ``CostLedger``: a call's estimate held against its budgets, or refused.
 
-A layer of the façade: which budgets a call counts against (``_Ask``), a share of a budget lease
-when one serves (no round trip), else holds stored by the backend, several at once when queued
-together (one transaction or script), and the refusal raised when a budget would be crossed.
+A layer of the façade: which budgets a call counts against (remembered by its names, ``_ask``), a
+share of a budget lease when one serves (no round trip), else what to hold in the store
+(``_Ask``), several at once when queued together (one transaction or script), and the refusal
+raised when a budget would be crossed.
 """
 
 from __future__ import annotations
