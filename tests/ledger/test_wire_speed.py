@@ -280,6 +280,38 @@ def test_a_budget_set_or_removed_between_batches_changes_what_the_next_batch_cha
         assert len(ledger.entries()) == 9
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_a_lease_share_spend_worked_out_in_the_commit_is_taken_by_the_book(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """The commit keeps each share's spend for the book's settle after it (worked out once):
+    every one kept is taken, so nothing piles up, and the lease is given back whole."""
+    from holysheep.ledger import _lease_store
+
+    url = backend_url(backend, tmp_path, request)
+    _lease_store._KEPT.clear()
+    with RelayEmulator(latency=0) as relay, CostLedger(url) as ledger, HolySheepClient(
+        FAKE_KEY, relay.base_url, ledger=ledger
+    ) as client:
+        ledger.set_budget("100", scope="user", key="alice", period="day")
+        for _ in range(40):
+            client.chat(model="gpt-4.1", messages=HELLO, user="alice", max_tokens=8)
+
+        async def many() -> None:
+            await asyncio.gather(*(client.achat(model="gpt-4.1", messages=HELLO, user="alice",
+                                                max_tokens=8) for _ in range(40)))
+
+        asyncio.run(many())
+        ledger.flush()
+        assert ledger._leases is not None and ledger._leases.served > 0  # shares were served
+        assert _lease_store._KEPT == {}
+        [status] = ledger.budget_status(Attribution(user="alice"))
+        assert status.spent_usd == sum((e.cost.total_usd for e in ledger.entries()), Decimal(0))  # type: ignore[union-attr]
+    with CostLedger(url) as again:  # closed: the lease's unused part went back
+        [status] = again.budget_status(Attribution(user="alice"))
+        assert status.reserved_usd == 0 and len(again.entries()) == 80
+
+
 # ---------------------------------------------------------------- exit, close and a kill
 
 _CALLER = """
