@@ -199,7 +199,10 @@ def _estimate(client: _ClientBase, call: _Call) -> Any:
         from .ledger import estimate_call_usd
 
         _estimate_usd = estimate_call_usd
-    spec = (client._catalog or client.catalog).find(call.model)
+    catalog = client._catalog  # the property, only the first time (a catalog is never falsy
+    if catalog is None:          # here: ``or`` would ask its __len__)
+        catalog = client.catalog
+    spec = catalog.find(call.model)
     data = call.data
     amount = estimate_call_usd(
         spec, data.get("messages") or (),

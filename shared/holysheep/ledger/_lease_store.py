@@ -8,12 +8,12 @@ transaction or script that records the entry, and the row goes once nothing is l
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ._budgets import to_nano
-from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_PREFIX, LEASE_SHARE
+from ._lease import LEASE_CALLS, LEASE_FLOOR, LEASE_SHARE
 from ._model import LedgerEntry
 
 if TYPE_CHECKING:
@@ -53,19 +53,10 @@ def spend_nano(entry: LedgerEntry, *, keep: bool = False, total: Decimal | None 
     return nano
 
 
-def drop_holds(conn: sqlite3.Connection, holds: Sequence[tuple[str, int]]) -> None:
-    """At settle, inside its transaction: each ``(hold id, spend_nano)`` of the recorded calls.
-
-    A plain hold is deleted; a lease share lowers its lease by the call's cost.
-    """
-    plain: list[str] = []
-    spent: dict[str, int] = {}  # one update per lease, not per call
-    for hold, nano in holds:
-        if hold.startswith(LEASE_PREFIX):  # is_lease and lease_of, without calls per row
-            lease = hold.partition(".")[0]
-            spent[lease] = spent.get(lease, 0) + nano
-        else:
-            plain.append(hold)
+def drop_holds(conn: sqlite3.Connection, plain: Sequence[str], spent: Mapping[str, int]) -> None:
+    """At settle, inside its transaction: the recorded calls' plain holds are deleted, and each
+    lease is lowered by what its shares spent (``spent``: lease id -> the sum of their
+    ``spend_nano``; 0 for a share whose entry was recorded before)."""
     for start in range(0, len(plain), 500):
         part = plain[start : start + 500]
         conn.execute(f"DELETE FROM reservations WHERE id IN ({', '.join('?' * len(part))})", part)

@@ -30,7 +30,7 @@ from ._aggregate import Query
 from ._backend import CommitItem, Facets
 from ._budgets import Hold, from_nano, reserved_for, to_nano, window, window_start
 from ._errors import ledger_error, sqlite_error
-from ._lease import LEASE_PREFIX
+from ._lease import LEASE_PREFIX, lease_of
 from ._lease_store import drop_holds, give_back_sql, lease_grant, spend_nano, usd
 from ._model import Budget, BudgetStatus, LedgerEntry, Refusal, Reservation, TotalsRow
 from ._process import pid
@@ -497,8 +497,11 @@ class SQLiteBackend:
         """Record once, charge budgets and drop the hold; waits ``settle_wait_s`` at most."""
         with self._write(self._settle_ms) as conn:
             new = conn.execute(INSERT_ENTRY, entry_row(entry)).rowcount == 1
-            if hold_id is not None:  # a lease is lowered only by an entry recorded now
-                drop_holds(conn, [(hold_id, spend_nano(entry) if new else 0)])
+            if hold_id is not None and hold_id.startswith(LEASE_PREFIX):
+                # a lease is lowered only by an entry recorded now
+                drop_holds(conn, (), {lease_of(hold_id): spend_nano(entry) if new else 0})
+            elif hold_id is not None:
+                drop_holds(conn, (hold_id,), {})
             if not new:
                 return False  # recorded before: exactly once
             if entry.cost is None:
@@ -566,7 +569,8 @@ class SQLiteBackend:
         seen = _recorded_before(conn, keys)
         budgets = self._budgets(conn)
         recorded: list[bool] = []
-        holds: list[tuple[str, int]] = []
+        plain_holds: list[str] = []
+        spent: dict[str, int] = {}  # lease id -> what its shares here spent
         groups: dict[tuple[Any, ...], list[Any]] = {}
         # one pass: new or recorded before (or earlier in this batch); what each hold takes; the
         # new priced calls summed per facets and UTC day (each group's budgets worked out once)
@@ -575,14 +579,18 @@ class SQLiteBackend:
             seen.add(key)
             recorded.append(new)
             cost = entry.cost
-            if not new or cost is None or (hold is None and not budgets):
-                if hold is not None:
-                    holds.append((hold, 0))
+            share = hold is not None and hold.startswith(LEASE_PREFIX)
+            if hold is not None and not share:
+                plain_holds.append(hold)
+            if not new or cost is None or (not share and not budgets):
+                if share:
+                    lease = hold.partition(".")[0]  # type: ignore[union-attr]
+                    spent[lease] = spent.get(lease, 0)
                 continue
             total = cost.total_usd
-            if hold is not None:  # a share's spend is kept for the book's settle after it
-                holds.append((hold, spend_nano(entry, keep=True, total=total)
-                              if hold.startswith(LEASE_PREFIX) else 0))
+            if share:  # its spend is kept for the book's settle after the commit
+                lease = hold.partition(".")[0]  # type: ignore[union-attr]
+                spent[lease] = spent.get(lease, 0) + spend_nano(entry, keep=True, total=total)
             if budgets:
                 group_key = (entry.user, entry.app, entry.task, models, int(now // 86_400))
                 group = groups.get(group_key)
@@ -590,7 +598,7 @@ class SQLiteBackend:
                     groups[group_key] = [total, now]
                 else:
                     group[0] += total
-        drop_holds(conn, holds)
+        drop_holds(conn, plain_holds, spent)
         _insert_entries(conn, rows)
         if groups:
             charged = self._charged
