@@ -199,8 +199,8 @@ def _estimate(client: _ClientBase, call: _Call) -> Any:
         from .ledger import estimate_call_usd
 
         _estimate_usd = estimate_call_usd
-    catalog = client._catalog  # the property, only the first time (a catalog is never falsy
-    if catalog is None:          # here: ``or`` would ask its __len__)
+    catalog = client._catalog  # the loading property only the first time (``or`` would ask
+    if catalog is None:        # the catalog's __len__: a Python call per budgeted call)
         catalog = client.catalog
     spec = catalog.find(call.model)
     data = call.data

@@ -122,13 +122,6 @@ class BudgetsMixin(SpoolMixin):
         status = self._status(attribution or NO_ATTRIBUTION, model)
         return min((s.remaining_usd for s in status), default=None)
 
-    def _known_budgets(self) -> list[Budget] | None:
-        """The budget list if this process read it less than ``budget_cache_s`` ago."""
-        view = self._budget_view
-        if view is not None and view[0] > time.monotonic():
-            return view[1]
-        return None
-
     def _read_budgets(self) -> list[Budget]:
         """Read the budget list from the store and keep it for ``budget_cache_s`` (unless a
         budget was set or removed here meanwhile: then the next call reads it again)."""

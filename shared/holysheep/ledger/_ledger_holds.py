@@ -96,7 +96,7 @@ class HoldsMixin(BudgetsMixin):
         self, model: str, estimated_usd: Any, attribution: Attribution | None
     ) -> Reservation | None:
         """The reservation for a call, or None when no budget applies (no store round trip)."""
-        view = self._budget_view  # _known_budgets, inline: every call with a ledger asks
+        view = self._budget_view  # the list read less than budget_cache_s ago, else read now
         budgets = view[1] if view is not None and view[0] > time.monotonic() else (
             self._read_budgets())
         if not budgets:
@@ -131,8 +131,8 @@ class HoldsMixin(BudgetsMixin):
         budgets: list[Budget],
     ) -> Reservation | _Ask | None:
         """A share of a lease when one serves the call (no store round trip, no hold id); else
-        what it asks the store to hold and the budgets it counts against (a lease's key); None
-        when no (cached) budget applies to the call. Each amount is converted once here.
+        what it asks the store to hold (``_Ask``); None when no (cached) budget applies to the
+        call. Each amount is converted once here.
 
         The budgets that apply are remembered by the call's names as given (user, app, task,
         model), with the model's catalogue id and whether the names need cleaning: a call like

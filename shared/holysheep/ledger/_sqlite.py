@@ -579,18 +579,18 @@ class SQLiteBackend:
             seen.add(key)
             recorded.append(new)
             cost = entry.cost
-            share = hold is not None and hold.startswith(LEASE_PREFIX)
-            if hold is not None and not share:
-                plain_holds.append(hold)
-            if not new or cost is None or (not share and not budgets):
-                if share:
-                    lease = hold.partition(".")[0]  # type: ignore[union-attr]
-                    spent[lease] = spent.get(lease, 0)
+            lease = None
+            if hold is not None:
+                if hold.startswith(LEASE_PREFIX):  # a share: its lease is lowered (0 if not new)
+                    lease = hold.partition(".")[0]
+                    spent.setdefault(lease, 0)
+                else:
+                    plain_holds.append(hold)
+            if not new or cost is None or (lease is None and not budgets):
                 continue
             total = cost.total_usd
-            if share:  # its spend is kept for the book's settle after the commit
-                lease = hold.partition(".")[0]  # type: ignore[union-attr]
-                spent[lease] = spent.get(lease, 0) + spend_nano(entry, keep=True, total=total)
+            if lease is not None:  # its spend is kept for the book's settle after the commit
+                spent[lease] += spend_nano(entry, keep=True, total=total)
             if budgets:
                 group_key = (entry.user, entry.app, entry.task, models, int(now // 86_400))
                 group = groups.get(group_key)
