@@ -70,8 +70,8 @@ def _hold_time_still(ledger_class: Any) -> None:
     lease.LeaseBook.__init__.__kwdefaults__.update(idle_s=3600.0, max_age_s=3600.0)
 
 
-def _ledger(ledger_class: Any, budgets: bool) -> Any:
-    path = Path(tempfile.mkdtemp()) / "ledger.db"
+def _ledger(ledger_class: Any, budgets: bool, folder: str) -> Any:
+    path = Path(folder) / "ledger.db"
     ledger = ledger_class(f"sqlite:///{path}", budget_cache_s=3600)
     if budgets:
         for user in USERS:
@@ -85,7 +85,8 @@ def child(what: str, case: str, calls: int, before: str | None, url: str | None)
 
     ledger_class = _ledger_class(before)
     _hold_time_still(ledger_class)
-    ledger = _ledger(ledger_class, case == "budgets")
+    folder = tempfile.TemporaryDirectory()  # removed when the child exits
+    ledger = _ledger(ledger_class, case == "budgets", folder.name)
     if what == "call":
         client = HolySheepClient("bench", url, ledger=ledger)
         for i in range(WARM + calls):
